@@ -1,0 +1,1 @@
+"""benchmarks (placeholder until its issue lands)."""

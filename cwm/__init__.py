@@ -1,0 +1,1 @@
+"""cwm: code world models."""

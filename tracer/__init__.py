@@ -1,0 +1,59 @@
+"""cwm's tracer: line-by-line state of a Python run, and the trace contract.
+
+Standard library only: this package is copied into the sandbox and runs
+under a bare interpreter (3.10 to 3.13).
+
+    >>> from tracer import record
+    >>> trace = record("def f(x):\\n    y = x + 1\\n    return y\\n", "f(1)")
+    >>> [(e.kind, e.line) for e in trace.events]
+    [('call', 1), ('line', 2), ('line', 3), ('return', 3)]
+"""
+
+from .contract import (
+    EVENT_KINDS,
+    SCHEMA_PATH,
+    STATUSES,
+    ContractError,
+    Event,
+    Outcome,
+    Program,
+    Trace,
+    load_schema,
+    read_jsonl,
+    write_jsonl,
+)
+from .recorder import (
+    BACKENDS,
+    DEFAULT_MAX_EVENTS,
+    ProgramError,
+    Recorder,
+    TracerStop,
+    available_backends,
+    record,
+    resolve_backend,
+)
+from .render import DEFAULT_CAP, Renderer
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_CAP",
+    "DEFAULT_MAX_EVENTS",
+    "EVENT_KINDS",
+    "SCHEMA_PATH",
+    "STATUSES",
+    "ContractError",
+    "Event",
+    "Outcome",
+    "Program",
+    "ProgramError",
+    "Recorder",
+    "Renderer",
+    "Trace",
+    "TracerStop",
+    "available_backends",
+    "load_schema",
+    "read_jsonl",
+    "record",
+    "resolve_backend",
+    "write_jsonl",
+]

@@ -1,0 +1,386 @@
+"""The recorder: runs one program under a tracer backend and builds its Trace.
+
+This is the collector of the tracer (as ``collector.py`` is for coverage.py):
+it compiles the program, owns the events, the renderer, the captured output
+and the limits, and hands a backend the few hooks it calls
+(:meth:`Recorder.call`, :meth:`line`, :meth:`ret`, :meth:`exception`).
+The backends (``settrace_backend``, ``monitoring_backend``) only translate
+their interpreter's events into those hooks, so both yield the same trace.
+
+The recorder never raises into the program. To end a run at a limit it
+raises :class:`TracerStop`, a ``BaseException`` the program did not ask for;
+a sandbox that must also survive a program catching it passes ``on_stop``
+(for instance, write the partial trace and ``os._exit``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dis
+import io
+import linecache
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any
+
+from .contract import Event, Outcome, Program, Trace
+from .render import DEFAULT_CAP, Renderer
+
+PROGRAM_FILENAME = "<program>"
+ENTRY_FILENAME = "<entry>"
+DEFAULT_MAX_EVENTS = 10_000
+DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
+BACKENDS = ("auto", "settrace", "monitoring")
+
+_CO_NEWLOCALS = 0x0002
+_NORMAL_EXIT_OPS = frozenset(
+    dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE") if name in dis.opmap
+)
+
+
+class ProgramError(ValueError):
+    """The program or its entry cannot be run at all (bad syntax, bad entry)."""
+
+
+class TracerStop(BaseException):
+    """Raised into the program to end a run at a limit."""
+
+
+class CodeInfo:
+    """What the hooks need to know about one code object of the program."""
+
+    __slots__ = ("call_line", "filtered", "line_of", "name")
+
+    def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
+        self.name = code.co_name
+        # module and class bodies hold dunders; 3.11 comprehensions hold ".0"
+        self.filtered = not (code.co_flags & _CO_NEWLOCALS) or self.name.startswith("<")
+        first = code.co_firstlineno
+        if self.name == "<module>":
+            first = min((ln for _, _, ln in code.co_lines() if ln), default=1)
+        # a decorated def starts at its first decorator: point at the def line
+        self.call_line = def_lines.get(first, first)
+        self.line_of: list[int] | None = None  # instruction index -> line, built on demand
+
+    def line_at(self, code: CodeType, offset: int) -> int:
+        if self.line_of is None:
+            table = [0] * (len(code.co_code) // 2)
+            for start, end, line in code.co_lines():
+                for i in range(start // 2, end // 2):
+                    table[i] = line or 0
+            self.line_of = table
+        return self.line_of[offset // 2]
+
+
+def program_codes(code: CodeType) -> list[CodeType]:
+    """A code object and every code object nested in it."""
+    found = [code]
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            found.extend(program_codes(const))
+    return found
+
+
+def _def_lines(tree: ast.AST) -> dict[int, int]:
+    """First decorator line -> ``def``/``class`` line, for decorated definitions."""
+    lines = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.decorator_list:
+            lines[min(d.lineno for d in node.decorator_list)] = node.lineno
+    return lines
+
+
+class _Capture(io.TextIOBase):
+    """A stdout/stderr stand-in that keeps what the program writes, up to a cap."""
+
+    def __init__(self, recorder: Recorder, limit: int, is_stdout: bool) -> None:
+        self._recorder = recorder
+        self._limit = limit
+        self._is_stdout = is_stdout
+        self.parts: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        room = self._limit - self.size
+        if len(s) > room:
+            s = s[: max(room, 0)]
+            self._keep(s)
+            self._recorder.stop(
+                "output_limit", f"{'stdout' if self._is_stdout else 'stderr'} passed {self._limit} characters"
+            )
+        self._keep(s)
+        return len(s)
+
+    def _keep(self, s: str) -> None:
+        if s:
+            self.parts.append(s)
+            self.size += len(s)
+            if self._is_stdout:
+                self._recorder.pending_out.append(s)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class Recorder:
+    """Records one run of one program. Use :func:`tracer.record` for the one-call API."""
+
+    def __init__(
+        self,
+        program: Program,
+        *,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        cap: int = DEFAULT_CAP,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+        backend: str = "auto",
+        on_stop: Callable[[Trace], None] | None = None,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError("max_events must be at least 1")
+        self.program = program
+        self.max_events = max_events
+        self.max_output = max_output
+        self.backend_name = resolve_backend(backend)
+        self.on_stop = on_stop
+        self.renderer = Renderer(cap)
+        self.lines = program.source.splitlines()
+        self.records: list[tuple[Any, ...]] = []  # events as tuples; Events are built at the end
+        self.pending_out: list[str] = []
+        self.depth = -1
+        self.codes: dict[CodeType, CodeInfo] = {}
+        self.status: str | None = None
+        self.detail = ""
+        self.internal_errors: list[str] = []
+        self._started = 0.0
+
+    # -- compile ---------------------------------------------------------------
+    def compile(self) -> tuple[CodeType, CodeType | None]:
+        try:
+            tree = ast.parse(self.program.source, PROGRAM_FILENAME)
+            module = compile(tree, PROGRAM_FILENAME, "exec")
+        except (SyntaxError, ValueError) as exc:
+            raise ProgramError(f"the program does not compile: {_syntax_message(exc)}") from None
+        entry = None
+        if self.program.entry is not None:
+            try:
+                entry = compile(self.program.entry, ENTRY_FILENAME, "eval")
+            except (SyntaxError, ValueError) as exc:
+                raise ProgramError(
+                    f"the entry {self.program.entry!r} is not a Python expression: {_syntax_message(exc)}"
+                ) from None
+        def_lines = _def_lines(tree)
+        for code in program_codes(module):
+            self.codes[code] = CodeInfo(code, def_lines)
+        return module, entry
+
+    # -- run -------------------------------------------------------------------
+    def run(self) -> Trace:
+        module, entry = self.compile()
+        linecache.cache[PROGRAM_FILENAME] = (
+            len(self.program.source),
+            None,
+            self.program.source.splitlines(True),
+            PROGRAM_FILENAME,
+        )
+        self.backend = backend = _load_backend(self.backend_name)(self)
+        self.out = out = _Capture(self, self.max_output, is_stdout=True)
+        self.err = err = _Capture(self, self.max_output, is_stdout=False)
+        saved = sys.stdout, sys.stderr, sys.stdin
+        sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
+        namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        value: str | None = None
+        self._started = time.perf_counter()
+        try:
+            try:
+                if entry is None:
+                    backend.start()
+                    try:
+                        exec(module, namespace)
+                    finally:
+                        backend.stop()
+                    result = None
+                else:
+                    exec(module, namespace)
+                    backend.start()
+                    try:
+                        result = eval(entry, namespace)
+                    finally:
+                        backend.stop()
+            except TracerStop:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - whatever the program raises is its outcome
+                if self.status is None:
+                    self.status = "raised"
+                    value = self.renderer.render(exc)
+                    err.parts.append(_program_traceback(exc))
+            else:
+                if self.status is None:
+                    self.status = "returned"
+                    value = self.renderer.render(result)
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = saved
+        seconds = time.perf_counter() - self._started
+        return self.build(value, out.text(), err.text(), seconds)
+
+    def build(self, value: str | None, stdout: str, stderr: str, seconds: float) -> Trace:
+        lines = self.lines
+        events = []
+        for kind, line, func, depth, locals_, val, printed in self.records:
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            events.append(Event(kind, line, text, func, depth, locals_, val, printed))
+        detail = self.detail
+        if self.internal_errors:
+            detail = (detail + "; " if detail else "") + "tracer errors: " + "; ".join(self.internal_errors[:3])
+        outcome = Outcome(self.status or "returned", value, stdout, stderr, len(events), round(seconds, 6), detail)
+        program = Program(self.program.id, self.program.source, self.program.entry, platform.python_version())
+        return Trace(program, events, outcome)
+
+    def stop(self, status: str, detail: str) -> None:
+        """End the run now with ``status`` (a limit was reached)."""
+        if self.status is None:
+            self.status = status
+            self.detail = detail
+            self.backend.halt()
+            if self.on_stop is not None:
+                self.on_stop(self.build(None, self.out.text(), self.err.text(), time.perf_counter() - self._started))
+        raise TracerStop(detail)
+
+    # -- hooks called by the backends -------------------------------------------
+    def _state(self, frame: FrameType, info: CodeInfo) -> dict[str, str]:
+        render = self.renderer.render
+        if info.filtered:
+            return {
+                k: render(v)
+                for k, v in frame.f_locals.items()
+                if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")
+            }
+        return {k: render(v) for k, v in frame.f_locals.items()}
+
+    def _printed(self) -> str | None:
+        if not self.pending_out:
+            return None
+        text = "".join(self.pending_out)
+        self.pending_out.clear()
+        return text
+
+    def _room(self) -> None:
+        if len(self.records) >= self.max_events:
+            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
+
+    def call(self, frame: FrameType) -> None:
+        self._room()
+        info = self.codes[frame.f_code]
+        state = self._state(frame, info)
+        self.depth += 1
+        self.records.append(("call", info.call_line, info.name, self.depth, state, None, self._printed()))
+
+    def line(self, frame: FrameType, line: int) -> None:
+        self._room()
+        info = self.codes[frame.f_code]
+        self.records.append(("line", line, info.name, self.depth, self._state(frame, info), None, self._printed()))
+
+    def ret(self, frame: FrameType, value: Any, unwound: bool) -> None:
+        self._room()
+        info = self.codes[frame.f_code]
+        rendered = None if unwound else self.renderer.render(value)
+        self.records.append(("return", frame.f_lineno, info.name, self.depth, None, rendered, self._printed()))
+        self.depth -= 1
+
+    def exception(self, frame: FrameType, exc: BaseException) -> None:
+        if isinstance(exc, TracerStop):
+            return
+        self._room()
+        info = self.codes[frame.f_code]
+        self.records.append(
+            ("exception", frame.f_lineno, info.name, self.depth, None, self.renderer.render(exc), self._printed())
+        )
+
+    def internal_error(self, exc: BaseException) -> None:
+        """A bug in a hook: note it and go on, never raise into the program."""
+        if len(self.internal_errors) < 10:
+            self.internal_errors.append(f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def is_normal_exit(frame: FrameType) -> bool:
+        """For settrace: is a ``return`` event a real return/yield (not an exception leaving)?"""
+        code = frame.f_code.co_code
+        lasti = frame.f_lasti
+        return 0 <= lasti < len(code) and code[lasti] in _NORMAL_EXIT_OPS
+
+
+def resolve_backend(name: str) -> str:
+    """Turn ``auto`` into a concrete backend name; check the interpreter has it."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown tracer backend {name!r} (choose from {', '.join(BACKENDS)})")
+    has_monitoring = hasattr(sys, "monitoring")
+    if name == "auto":
+        return "monitoring" if has_monitoring else "settrace"
+    if name == "monitoring" and not has_monitoring:
+        raise ValueError(f"the monitoring backend needs Python 3.12+, this is {platform.python_version()}")
+    return name
+
+
+def available_backends() -> list[str]:
+    return ["settrace", "monitoring"] if hasattr(sys, "monitoring") else ["settrace"]
+
+
+def _load_backend(name: str) -> Any:
+    if name == "monitoring":
+        from .monitoring_backend import MonitoringBackend
+
+        return MonitoringBackend
+    from .settrace_backend import SettraceBackend
+
+    return SettraceBackend
+
+
+def _syntax_message(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return f"{exc.msg}{where}"
+    return str(exc)
+
+
+def _program_traceback(exc: BaseException) -> str:
+    """The traceback of the program's own frames, as Python would print it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (PROGRAM_FILENAME, ENTRY_FILENAME)]
+    text = "".join(traceback.format_exception_only(type(exc), exc))
+    if not frames:
+        return text
+    return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + text
+
+
+def record(
+    source: str | Program,
+    entry: str | None = None,
+    *,
+    id: str = "program",  # noqa: A002 - the contract's field name
+    max_events: int = DEFAULT_MAX_EVENTS,
+    cap: int = DEFAULT_CAP,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    backend: str = "auto",
+    on_stop: Callable[[Trace], None] | None = None,
+) -> Trace:
+    """Run ``source`` (calling ``entry`` if given) and return its trace.
+
+    Raises :class:`ProgramError` when the source or the entry does not
+    compile; anything the program itself does ends up in the trace's outcome.
+    """
+    program = source if isinstance(source, Program) else Program(id=id, source=source, entry=entry)
+    recorder = Recorder(
+        program, max_events=max_events, cap=cap, max_output=max_output, backend=backend, on_stop=on_stop
+    )
+    return recorder.run()

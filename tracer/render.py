@@ -1,0 +1,224 @@
+"""Rendering values: deterministic, capped ``repr`` that cannot hurt the run.
+
+``Renderer(cap).render(value)`` returns exactly ``repr(value)`` when that is at
+most ``cap`` characters, else its first ``cap - 3`` characters and ``...``.
+The cap is applied while rendering: a list of 10**7 items or a string of
+10**8 characters costs what its first ``cap`` characters cost. On top of
+``repr``:
+
+- memory addresses (``<Foo object at 0x7f...>``) become ids that are stable
+  within one trace (``at 0x1``, ``at 0x2``, ... in order of first sight);
+- a ``__repr__`` that raises, prints or never ends is contained;
+- ints too large for ``str`` render as ``<int with N digits>``;
+- self-referencing containers render as Python does (``[...]``).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+DEFAULT_CAP = 200
+REPR_TIMEOUT = 0.5  # seconds a user-defined __repr__ may run
+ELLIPSIS = "..."
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_INT_DIGITS_SAFE = 4000 * 3  # bits: well under CPython's 4300-digit str limit
+_SCALARS = (float, bool, type(None), complex)
+_STRINGS = (str, bytes)
+
+
+class _ReprTimeout(BaseException):
+    pass
+
+
+class _NullWriter:
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+_NULL = _NullWriter()
+
+
+class Renderer:
+    """Renders values for one trace (it holds that trace's address ids)."""
+
+    def __init__(self, cap: int = DEFAULT_CAP, repr_timeout: float = REPR_TIMEOUT) -> None:
+        if cap < 8:
+            raise ValueError("cap must be at least 8 characters")
+        self.cap = cap
+        self.repr_timeout = repr_timeout
+        self._ids: dict[str, str] = {}
+        self._main_thread = threading.main_thread().ident
+
+    # -- public --------------------------------------------------------------
+    def render(self, value: Any) -> str:
+        return self._render(value, self.cap, set())
+
+    # -- dispatch ------------------------------------------------------------
+    def _render(self, value: Any, cap: int, active: set[int]) -> str:
+        t = type(value)
+        if t is str or t is bytes:
+            return _render_string(value, cap)
+        if t is int:
+            if value.bit_length() > _INT_DIGITS_SAFE:
+                return _truncate(f"<int with about {_digits(value)} digits>", cap)
+            return _truncate(repr(value), cap)
+        if t in _SCALARS:
+            return _truncate(repr(value), cap)
+        if t is list or t is tuple or t is dict or t is set or t is frozenset or t is deque:
+            return self._render_container(value, t, cap, active)
+        return self._render_object(value, cap)
+
+    def _render_container(self, value: Any, t: type, cap: int, active: set[int]) -> str:
+        key = id(value)
+        if key in active:
+            return "{...}" if t is dict else "(...)" if t is tuple else "[...]"
+        if t is list:
+            opening, closing = "[", "]"
+        elif t is tuple:
+            opening, closing = "(", ",)" if len(value) == 1 else ")"
+        elif t is dict:
+            opening, closing = "{", "}"
+        elif t is set:
+            if not value:
+                return "set()"
+            opening, closing = "{", "}"
+        elif t is frozenset:
+            if not value:
+                return "frozenset()"
+            opening, closing = "frozenset({", "})"
+        else:  # deque
+            opening = "deque(["
+            closing = "])" if value.maxlen is None else f"], maxlen={value.maxlen})"
+        active.add(key)
+        try:
+            parts = [opening]
+            size = len(opening)
+            render = self._render
+            if t is dict:
+                for k, v in value.items():
+                    if size > 1:
+                        parts.append(", ")
+                        size += 2
+                    text = render(k, cap - size + 4, active)
+                    parts.append(text)
+                    size += len(text) + 2
+                    parts.append(": ")
+                    if size > cap:
+                        break
+                    text = render(v, cap - size + 4, active)
+                    parts.append(text)
+                    size += len(text)
+                    if size > cap:
+                        break
+            else:
+                first = True
+                for item in value:
+                    if first:
+                        first = False
+                    else:
+                        parts.append(", ")
+                        size += 2
+                    text = render(item, cap - size + 4, active)
+                    parts.append(text)
+                    size += len(text)
+                    if size > cap:
+                        break
+            if size <= cap:
+                parts.append(closing)
+            return _truncate("".join(parts), cap)
+        except RuntimeError:  # changed size during iteration (another thread)
+            return _truncate(f"<{t.__name__} of {len(value)} items>", cap)
+        finally:
+            active.discard(key)
+
+    def _render_object(self, value: Any, cap: int) -> str:
+        """Any other object: its own ``repr``, guarded."""
+        guarded = type(type(value).__repr__) is not type(object.__repr__)  # Python-level __repr__
+        try:
+            text = self._guarded_repr(value) if guarded else repr(value)
+        except _ReprTimeout:
+            text = f"<{_type_name(value)} object (repr took over {self.repr_timeout:g}s)>"
+        except BaseException as exc:  # noqa: BLE001 - a program's repr may raise anything
+            text = f"<{_type_name(value)} object (repr raised {type(exc).__name__})>"
+        if type(text) is not str:
+            text = f"<{_type_name(value)} object (repr returned {type(text).__name__})>"
+        if " at 0x" in text:
+            text = _ADDRESS.sub(self._stable_address, text)
+        return _truncate(text, cap)
+
+    def _guarded_repr(self, value: Any) -> Any:
+        """Call a program-defined ``__repr__`` silenced and with a time limit."""
+        saved_out, saved_err = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = _NULL  # type: ignore[assignment]
+        timer = threading.get_ident() == self._main_thread and hasattr(signal, "setitimer")
+        old_handler: Any = None
+        old_timer = (0.0, 0.0)
+        if timer:
+            try:
+                old_handler = signal.signal(signal.SIGALRM, _on_alarm)
+                old_timer = signal.setitimer(signal.ITIMER_REAL, self.repr_timeout)
+            except (ValueError, OSError):
+                timer = False
+        try:
+            return repr(value)
+        finally:
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, *old_timer)
+                signal.signal(signal.SIGALRM, old_handler)
+            sys.stdout, sys.stderr = saved_out, saved_err
+
+    def _stable_address(self, match: re.Match[str]) -> str:
+        address = match.group(0)
+        stable = self._ids.get(address)
+        if stable is None:
+            stable = self._ids[address] = f" at 0x{len(self._ids) + 1:x}"
+        return stable
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _ReprTimeout
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return type(value).__qualname__
+    except Exception:  # noqa: BLE001
+        return "object"
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of a huge int, estimated from its bit length (no conversion)."""
+    return int(value.bit_length() * 0.30102999566398120) + 1  # log10(2)
+
+
+def _truncate(text: str, cap: int) -> str:
+    if len(text) <= cap:
+        return text
+    return text[: cap - 3] + ELLIPSIS
+
+
+def _render_string(value: str | bytes, cap: int) -> str:
+    if len(value) <= cap:
+        return _truncate(repr(value), cap)
+    head = value[:cap]
+    text = repr(head)
+    # repr picks its quote from the whole string: make the head's repr use the
+    # quote that the full string's repr would use, so the result is its prefix.
+    if type(value) is str:
+        sq, dq = "'", '"'
+    else:
+        sq, dq = b"'", b'"'
+    full_double = sq in value and dq not in value  # type: ignore[operator]
+    if full_double != (text[0 if type(value) is str else 1] == '"'):
+        forced = head + (sq if full_double else dq)  # type: ignore[operator]
+        text = repr(forced)
+    return text[: cap - 3] + ELLIPSIS

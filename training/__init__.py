@@ -1,0 +1,1 @@
+"""training (placeholder until its issue lands)."""

@@ -22,6 +22,7 @@ from .contract import (
     read_jsonl,
     write_jsonl,
 )
+from .cwm_format import SPECIAL_TOKENS, FrameError, ParseResult, parse_cwm, render_context, render_cwm
 from .recorder import (
     BACKENDS,
     DEFAULT_MAX_EVENTS,
@@ -40,10 +41,13 @@ __all__ = [
     "DEFAULT_MAX_EVENTS",
     "EVENT_KINDS",
     "SCHEMA_PATH",
+    "SPECIAL_TOKENS",
     "STATUSES",
     "ContractError",
     "Event",
+    "FrameError",
     "Outcome",
+    "ParseResult",
     "Program",
     "ProgramError",
     "Recorder",
@@ -52,8 +56,11 @@ __all__ = [
     "TracerStop",
     "available_backends",
     "load_schema",
+    "parse_cwm",
     "read_jsonl",
     "record",
+    "render_context",
+    "render_cwm",
     "resolve_backend",
     "write_jsonl",
 ]

@@ -213,7 +213,9 @@ class Recorder:
                         backend.stop()
                     result = None
                 else:
+                    namespace["__name__"] = "program"  # imported, then called: no __main__ block
                     exec(module, namespace)
+                    self.pending_out.clear()  # printed while importing: not any event's
                     backend.start()
                     try:
                         result = eval(entry, namespace)

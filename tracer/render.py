@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 from collections import deque
+from types import ModuleType
 from typing import Any
 
 DEFAULT_CAP = 200
@@ -89,11 +90,11 @@ class Renderer:
             opening, closing = "{", "}"
         elif t is set:
             if not value:
-                return "set()"
+                return _truncate("set()", cap)
             opening, closing = "{", "}"
         elif t is frozenset:
             if not value:
-                return "frozenset()"
+                return _truncate("frozenset()", cap)
             opening, closing = "frozenset({", "})"
         else:  # deque
             opening = "deque(["
@@ -142,6 +143,8 @@ class Renderer:
 
     def _render_object(self, value: Any, cap: int) -> str:
         """Any other object: its own ``repr``, guarded."""
+        if type(value) is ModuleType:  # its repr holds a machine-specific path
+            return _truncate(f"<module {value.__name__!r}>", cap)
         guarded = type(type(value).__repr__) is not type(object.__repr__)  # Python-level __repr__
         try:
             text = self._guarded_repr(value) if guarded else repr(value)
@@ -149,8 +152,6 @@ class Renderer:
             text = f"<{_type_name(value)} object (repr took over {self.repr_timeout:g}s)>"
         except BaseException as exc:  # noqa: BLE001 - a program's repr may raise anything
             text = f"<{_type_name(value)} object (repr raised {type(exc).__name__})>"
-        if type(text) is not str:
-            text = f"<{_type_name(value)} object (repr returned {type(text).__name__})>"
         if " at 0x" in text:
             text = _ADDRESS.sub(self._stable_address, text)
         return _truncate(text, cap)

@@ -1,0 +1,163 @@
+"""Value rendering: exact repr when short, capped while building, contained when hostile."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracer import Renderer
+
+CAP = 40
+
+
+def expected(value: object, cap: int = CAP) -> str:
+    text = repr(value)
+    return text if len(text) <= cap else text[: cap - 3] + "..."
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=60),
+    st.binary(max_size=60),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=8),
+        st.tuples(children),
+        st.tuples(children, children),
+        st.dictionaries(st.one_of(st.text(max_size=8), st.integers()), children, max_size=6),
+        st.frozensets(st.integers(), max_size=6),
+        st.sets(st.text(max_size=5), max_size=6),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values, st.integers(min_value=8, max_value=120))
+def test_render_is_repr_capped(value: object, cap: int) -> None:
+    assert Renderer(cap).render(value) == expected(value, cap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_render_is_deterministic(value: object) -> None:
+    assert Renderer(CAP).render(value) == Renderer(CAP).render(value)
+
+
+@given(st.text(alphabet="ab'\"\\\n", min_size=0, max_size=80), st.integers(min_value=8, max_value=30))
+def test_string_quotes_follow_the_whole_string(text: str, cap: int) -> None:
+    # repr picks its quote from the whole string; the truncated head must agree
+    assert Renderer(cap).render(text) == expected(text, cap)
+    assert Renderer(cap).render(text.encode()) == expected(text.encode(), cap)
+
+
+def test_huge_list_renders_in_milliseconds() -> None:
+    big = list(range(10**7))
+    start = time.perf_counter()
+    text = Renderer(200).render(big)
+    assert time.perf_counter() - start < 0.05
+    assert len(text) == 200 and text.startswith("[0, 1, 2, ") and text.endswith("...")
+
+
+def test_huge_string_and_nested_containers_are_capped() -> None:
+    r = Renderer(50)
+    assert r.render("x" * 10**8) == "'" + "x" * 46 + "..."
+    nested = [[list(range(10**6))] * 3] * 3
+    assert r.render(nested) == expected(nested, 50)
+
+
+def test_ints_too_large_for_str() -> None:
+    text = Renderer().render(10**100_000)
+    assert text == "<int with about 100001 digits>"
+    assert Renderer().render(-(10**300)) == expected(-(10**300), 200)
+
+
+def test_self_referencing_containers() -> None:
+    a: list[object] = [1]
+    a.append(a)
+    d: dict[str, object] = {}
+    d["me"] = d
+    t = ([],)
+    t[0].append(t)
+    r = Renderer()
+    assert r.render(a) == repr(a) == "[1, [...]]"
+    assert r.render(d) == repr(d)
+    assert r.render(t) == repr(t)
+
+
+def test_deque_and_empty_containers() -> None:
+    r = Renderer()
+    for value in (deque([1, 2]), deque([1], maxlen=3), set(), frozenset(), (), [], {}, (1,), frozenset({2})):
+        assert r.render(value) == repr(value)
+
+
+def test_addresses_get_stable_ids_per_trace() -> None:
+    class Plain:
+        pass
+
+    a, b = Plain(), Plain()
+    r = Renderer()
+    first = r.render(a)
+    assert first.endswith(" at 0x1>") and "Plain object" in first
+    assert r.render(b).endswith(" at 0x2>")
+    assert r.render(a) == first  # same object, same id
+    assert Renderer().render(b).endswith(" at 0x1>")  # a new trace starts over
+
+
+def test_raising_and_endless_repr_are_contained() -> None:
+    class Raises:
+        def __repr__(self) -> str:
+            raise ValueError("no")
+
+    class Endless:
+        def __repr__(self) -> str:
+            while True:
+                pass
+
+    class Exits:
+        def __repr__(self) -> str:
+            raise SystemExit(3)
+
+    class Prints:
+        def __repr__(self) -> str:
+            print("side effect")
+            return "P()"
+
+    class NotAString:
+        def __repr__(self):  # type: ignore[no-untyped-def]
+            return 5
+
+    r = Renderer(repr_timeout=0.2)
+
+    assert "repr raised ValueError" in r.render(Raises())
+    assert "repr raised SystemExit" in r.render(Exits())
+    assert "repr raised TypeError" in r.render(NotAString())
+    start = time.perf_counter()
+    assert "repr took over 0.2s" in r.render([Endless()])
+    assert time.perf_counter() - start < 2
+    assert r.render(Prints()) == "P()"
+
+
+def test_prints_inside_repr_do_not_leak(capsys: pytest.CaptureFixture[str]) -> None:
+    class Prints:
+        def __repr__(self) -> str:
+            print("side effect")
+            return "P()"
+
+    Renderer().render(Prints())
+    assert capsys.readouterr().out == ""
+
+
+def test_modules_render_without_machine_paths() -> None:
+    import json
+
+    assert Renderer().render(json) == "<module 'json'>"

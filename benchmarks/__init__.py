@@ -1,1 +1,6 @@
-"""benchmarks (placeholder until its issue lands)."""
+"""cwm's benchmarks: commands that measure and print figures, not timed tests.
+
+- ``python -m benchmarks.tracer_speed``: the tracer's speed on every CRUXEval
+  sample and on a loop-heavy program, against untraced execution, a naive
+  ``sys.settrace`` tracer and PySnooper (see that module's docstring).
+"""

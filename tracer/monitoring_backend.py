@@ -24,8 +24,6 @@ from _thread import get_ident
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
-from .settrace_backend import with_headroom
-
 if TYPE_CHECKING:
     from .recorder import Recorder
 
@@ -53,37 +51,75 @@ class MonitoringBackend:
 
         main = get_ident()
 
-        def hook(method: Any, frame: Any, *args: Any) -> None:
+        raw_event = rec.raw_event
+        lost = rec.lost_events  # a one-item list: incremented without a call
+
+        def start(frame: Any) -> None:
             try:
-                method(frame, *args)
-            except RecursionError:
-                with_headroom(method, frame, *args)
+                call(frame)
+            except RecursionError:  # too deep to render: keep the raw values
+                try:
+                    raw_event("call", frame, 0)
+                except RecursionError:
+                    lost[0] += 1
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 internal_error(exc)
 
         def on_start(code: CodeType, offset: int) -> None:
             if get_ident() == main:
-                hook(call, getframe(1))
+                start(getframe(1))
 
         def on_throw(code: CodeType, offset: int, exc: BaseException) -> None:
             if code in codes and get_ident() == main:
-                hook(call, getframe(1))
+                start(getframe(1))
+
+        def leave(frame: Any, value: Any, unwound: bool) -> None:
+            try:
+                ret(frame, value, unwound)
+            except RecursionError:
+                try:
+                    raw_event("return", frame, frame.f_lineno, value, unwound)
+                except RecursionError:
+                    lost[0] += 1
+            except Exception as exc:  # noqa: BLE001
+                internal_error(exc)
 
         def on_return(code: CodeType, offset: int, value: Any) -> None:
             if get_ident() == main:
-                hook(ret, getframe(1), value, False)
+                leave(getframe(1), value, False)
 
         def on_unwind(code: CodeType, offset: int, exc: BaseException) -> None:
             if code in codes and get_ident() == main:
-                hook(ret, getframe(1), None, True)
+                leave(getframe(1), None, True)
 
-        def on_raise(code: CodeType, offset: int, exc: BaseException) -> None:
-            if code in codes and get_ident() == main:
-                hook(exception, getframe(1), exc)
+        def on_raise(code: CodeType, offset: int, exc: Any) -> None:
+            if code not in codes or get_ident() != main:
+                return
+            frame = getframe(1)
+            try:
+                exception(frame, exc)
+            except RecursionError:
+                try:
+                    raw_event("exception", frame, frame.f_lineno, exc)
+                except RecursionError:
+                    lost[0] += 1
+            except Exception as error:  # noqa: BLE001
+                internal_error(error)
+
+        def step(frame: Any, line_number: int) -> None:
+            try:
+                line(frame, line_number)
+            except RecursionError:
+                try:
+                    raw_event("line", frame, line_number)
+                except RecursionError:
+                    lost[0] += 1
+            except Exception as exc:  # noqa: BLE001
+                internal_error(exc)
 
         def on_line(code: CodeType, line_number: int) -> None:
             if get_ident() == main:
-                hook(line, getframe(1), line_number)
+                step(getframe(1), line_number)
 
         def on_jump(code: CodeType, offset: int, destination: int) -> Any:
             if destination > offset:
@@ -93,7 +129,7 @@ class MonitoringBackend:
             if to_line != info.line_at(code, offset):
                 return disable  # LINE reports it
             if get_ident() == main:
-                hook(line, getframe(1), to_line)
+                step(getframe(1), to_line)
             return None
 
         register = mon.register_callback
@@ -104,9 +140,10 @@ class MonitoringBackend:
         register(tool, E.PY_YIELD, on_return)
         register(tool, E.PY_UNWIND, on_unwind)
         register(tool, E.RAISE, on_raise)
+        register(tool, E.STOP_ITERATION, on_raise)
         register(tool, E.LINE, on_line)
         register(tool, E.JUMP, on_jump)
-        local = E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.LINE | E.JUMP
+        local = E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.LINE | E.JUMP | E.STOP_ITERATION
         for code in codes:
             mon.set_local_events(tool, code, local)
         mon.set_events(tool, E.RAISE | E.PY_UNWIND | E.PY_THROW)

@@ -23,7 +23,9 @@ import platform
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
+from itertools import starmap
 from types import CodeType, FrameType
 from typing import Any
 
@@ -37,9 +39,13 @@ DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
 BACKENDS = ("auto", "settrace", "monitoring")
 
 _CO_NEWLOCALS = 0x0002
-_NORMAL_EXIT_OPS = frozenset(
-    dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE") if name in dis.opmap
-)
+# the instructions a frame stops on when it returns or yields (3.13 reports a
+# yield at the RESUME after it; 3.10 a ``yield from`` at the instruction before
+# its YIELD_FROM)
+_RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
+_YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE", "RESUME", "YIELD_FROM") if n in dis.opmap)
+_YIELD_FROM = dis.opmap.get("YIELD_FROM", -1)
+_RAW = "raw"  # marks values kept unrendered (see Recorder.raw_event)
 
 
 class ProgramError(ValueError):
@@ -53,14 +59,15 @@ class TracerStop(BaseException):
 class CodeInfo:
     """What the hooks need to know about one code object of the program."""
 
-    __slots__ = ("call_line", "filtered", "line_of", "name")
+    __slots__ = ("call_line", "filtered", "is_module", "line_of", "name")
 
     def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
         self.name = code.co_name
         # module and class bodies hold dunders; 3.11 comprehensions hold ".0"
         self.filtered = not (code.co_flags & _CO_NEWLOCALS) or self.name.startswith("<")
         first = code.co_firstlineno
-        if self.name == "<module>":
+        self.is_module = self.name == "<module>"
+        if self.is_module:
             first = min((ln for _, _, ln in code.co_lines() if ln), default=1)
         # a decorated def starts at its first decorator: point at the def line
         self.call_line = def_lines.get(first, first)
@@ -156,32 +163,35 @@ class Recorder:
         self.backend_name = resolve_backend(backend)
         self.on_stop = on_stop
         self.renderer = Renderer(cap)
-        self.lines = program.source.splitlines()
-        self.records: list[tuple[Any, ...]] = []  # events as tuples; Events are built at the end
+        self.render = self.renderer.render
+        self.text = ["", *program.source.splitlines()]  # line number -> its text
+        self.records: list[tuple[Any, ...]] = []  # events as tuples in Event field order, built at the end
         self.pending_out: list[str] = []
         self.depth = -1
         self.codes: dict[CodeType, CodeInfo] = {}
         self.status: str | None = None
         self.detail = ""
         self.internal_errors: list[str] = []
+        self.has_raw = False
+        self.lost_events = [0]  # events too deep in recursion to record at all
         self._started = 0.0
 
     # -- compile ---------------------------------------------------------------
     def compile(self) -> tuple[CodeType, CodeType | None]:
         try:
-            tree = ast.parse(self.program.source, PROGRAM_FILENAME)
-            module = compile(tree, PROGRAM_FILENAME, "exec")
+            module = compile(self.program.source, PROGRAM_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise ProgramError(f"the program does not compile: {_syntax_message(exc)}") from None
         entry = None
         if self.program.entry is not None:
             try:
-                entry = compile(self.program.entry, ENTRY_FILENAME, "eval")
+                entry = compile(self.program.entry, ENTRY_FILENAME, "eval", dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
                 raise ProgramError(
                     f"the entry {self.program.entry!r} is not a Python expression: {_syntax_message(exc)}"
                 ) from None
-        def_lines = _def_lines(tree)
+        # only decorated definitions need the AST (to find their def line)
+        def_lines = _def_lines(ast.parse(self.program.source)) if "@" in self.program.source else {}
         for code in program_codes(module):
             self.codes[code] = CodeInfo(code, def_lines)
         return module, entry
@@ -200,6 +210,9 @@ class Recorder:
         self.err = err = _Capture(self, self.max_output, is_stdout=False)
         saved = sys.stdout, sys.stderr, sys.stdin
         sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
+        saved_filters = warnings.filters[:]
+        # CPython 3.12 warns when a tracer reads f_locals during an inlined comprehension
+        warnings.filterwarnings("ignore", "assigning None to unbound local", RuntimeWarning)
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         value: str | None = None
         self._started = time.perf_counter()
@@ -234,16 +247,33 @@ class Recorder:
                     value = self.renderer.render(result)
         finally:
             sys.stdout, sys.stderr, sys.stdin = saved
+            warnings.filters[:] = saved_filters
         seconds = time.perf_counter() - self._started
         return self.build(value, out.text(), err.text(), seconds)
 
     def build(self, value: str | None, stdout: str, stderr: str, seconds: float) -> Trace:
-        lines = self.lines
-        events = []
-        for kind, line, func, depth, locals_, val, printed in self.records:
-            text = lines[line - 1] if 0 < line <= len(lines) else ""
-            events.append(Event(kind, line, text, func, depth, locals_, val, printed))
+        records = self.records
+        if self.has_raw:  # events kept raw at the recursion limit: render them now
+            render = self.renderer.render
+            records = [
+                (
+                    kind,
+                    line,
+                    text,
+                    func,
+                    depth,
+                    {k: render(v) for k, v in state[1].items() if not (k[:2] == "__" and k[-2:] == "__")}
+                    if type(state) is tuple
+                    else state,
+                    render(val[1]) if type(val) is tuple else val,
+                    printed,
+                )
+                for kind, line, text, func, depth, state, val, printed in records
+            ]
+        events = list(starmap(Event, records))
         detail = self.detail
+        if self.lost_events[0]:
+            self.internal_errors.append(f"{self.lost_events[0]} events at the recursion limit were not recorded")
         if self.internal_errors:
             detail = (detail + "; " if detail else "") + "tracer errors: " + "; ".join(self.internal_errors[:3])
         outcome = Outcome(self.status or "returned", value, stdout, stderr, len(events), round(seconds, 6), detail)
@@ -264,11 +294,12 @@ class Recorder:
     def _state(self, frame: FrameType, info: CodeInfo) -> dict[str, str]:
         render = self.renderer.render
         if info.filtered:
-            return {
-                k: render(v)
-                for k, v in frame.f_locals.items()
-                if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")
-            }
+            names = frame.f_locals
+            if info.is_module and names is not frame.f_globals:
+                # 3.13: inside an inlined comprehension a module frame's f_locals
+                # holds only the comprehension's variables
+                names = {**frame.f_globals, **names}
+            return {k: render(v) for k, v in names.items() if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")}
         return {k: render(v) for k, v in frame.f_locals.items()}
 
     def _printed(self) -> str | None:
@@ -278,50 +309,108 @@ class Recorder:
         self.pending_out.clear()
         return text
 
-    def _room(self) -> None:
-        if len(self.records) >= self.max_events:
-            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
-
+    # The four hooks run for every event: they are written flat on purpose
+    # (one call each, C-level loops), since rendering and this are the tracer's cost.
     def call(self, frame: FrameType) -> None:
-        self._room()
+        records = self.records
+        if len(records) >= self.max_events:
+            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        state = self._state(frame, info)
+        if info.filtered:
+            state = self._state(frame, info)
+        else:
+            names = frame.f_locals
+            state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+        out = self.pending_out
+        printed = None
+        if out:
+            printed = "".join(out)
+            out.clear()
         self.depth += 1
-        self.records.append(("call", info.call_line, info.name, self.depth, state, None, self._printed()))
+        records.append(("call", info.call_line, self.text[info.call_line], info.name, self.depth, state, None, printed))
 
     def line(self, frame: FrameType, line: int) -> None:
-        self._room()
+        records = self.records
+        if len(records) >= self.max_events:
+            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        self.records.append(("line", line, info.name, self.depth, self._state(frame, info), None, self._printed()))
+        if info.filtered:
+            state = self._state(frame, info)
+        else:
+            names = frame.f_locals
+            state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+        out = self.pending_out
+        printed = None
+        if out:
+            printed = "".join(out)
+            out.clear()
+        records.append(("line", line, self.text[line], info.name, self.depth, state, None, printed))
 
     def ret(self, frame: FrameType, value: Any, unwound: bool) -> None:
-        self._room()
-        info = self.codes[frame.f_code]
-        rendered = None if unwound else self.renderer.render(value)
-        self.records.append(("return", frame.f_lineno, info.name, self.depth, None, rendered, self._printed()))
+        records = self.records
+        if len(records) >= self.max_events:
+            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
+        rendered = None if unwound else self.render(value)
+        line = frame.f_lineno
+        records.append(
+            ("return", line, self.text[line], self.codes[frame.f_code].name, self.depth, None, rendered, self._printed())
+        )
         self.depth -= 1
 
     def exception(self, frame: FrameType, exc: BaseException) -> None:
         if isinstance(exc, TracerStop):
             return
-        self._room()
+        records = self.records
+        if len(records) >= self.max_events:
+            self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
+        line = frame.f_lineno
+        name = self.codes[frame.f_code].name
+        records.append(("exception", line, self.text[line], name, self.depth, None, self.render(exc), self._printed()))
+
+    def raw_event(self, kind: str, frame: FrameType, line: int, value: Any = None, unwound: bool = False) -> None:
+        """Record an event without rendering: the program is at the recursion limit.
+
+        Rendering needs stack frames the program has used up; the values are
+        kept as they are and rendered when the run ends. Calls no Python
+        function, so it fits where a hook that renders does not.
+        """
         info = self.codes[frame.f_code]
-        self.records.append(
-            ("exception", frame.f_lineno, info.name, self.depth, None, self.renderer.render(exc), self._printed())
-        )
+        if kind == "call":
+            self.depth += 1
+            line = info.call_line
+        state = (_RAW, frame.f_locals.copy()) if kind in ("call", "line") else None
+        if kind == "return" and unwound:
+            raw_value = None
+        else:
+            raw_value = None if kind in ("call", "line") else (_RAW, value)
+        self.records.append((kind, line, self.text[line], info.name, self.depth, state, raw_value, None))
+        self.has_raw = True
+        if kind == "return":
+            self.depth -= 1
 
     def internal_error(self, exc: BaseException) -> None:
         """A bug in a hook: note it and go on, never raise into the program."""
         if len(self.internal_errors) < 10:
             self.internal_errors.append(f"{type(exc).__name__}: {exc}")
 
-    @staticmethod
-    def is_normal_exit(frame: FrameType) -> bool:
-        """For settrace: is a ``return`` event a real return/yield (not an exception leaving)?"""
+    def is_unwinding(self, frame: FrameType) -> bool:
+        """For settrace, on a ``return`` with no value: is an exception leaving the frame?
+
+        settrace reports both as ``return None``; the instruction the frame
+        stopped on tells them apart. At a return instruction it returned; at a
+        yield it yielded, unless an exception was thrown in there (``close()``,
+        ``throw()``), which the frame's last event then shows; anywhere else
+        (a ``finally`` re-raising, say) an exception is leaving it.
+        """
         code = frame.f_code.co_code
         lasti = frame.f_lasti
-        return 0 <= lasti < len(code) and code[lasti] in _NORMAL_EXIT_OPS
-
+        op = code[lasti] if 0 <= lasti < len(code) else -1
+        if op in _RETURN_OPS:
+            return False
+        if op in _YIELD_OPS or (lasti + 2 < len(code) and code[lasti + 2] == _YIELD_FROM):
+            last = self.records[-1] if self.records else None
+            return last is not None and last[0] == "exception" and last[3] == self.depth
+        return True
 
 def resolve_backend(name: str) -> str:
     """Turn ``auto`` into a concrete backend name; check the interpreter has it."""

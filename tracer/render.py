@@ -61,7 +61,21 @@ class Renderer:
 
     # -- public --------------------------------------------------------------
     def render(self, value: Any) -> str:
-        return self._render(value, self.cap, set())
+        cap = self.cap
+        t = type(value)
+        # fast paths: C repr where its length is bounded by what we can see
+        if t is str or t is int:
+            if t is str:
+                if len(value) > cap:
+                    return _render_string(value, cap)
+            elif value.bit_length() > _INT_DIGITS_SAFE:
+                return self._render(value, cap, set())
+            text = repr(value)
+            return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
+        if (t is list or t is tuple) and len(value) <= _FLAT_ITEMS and _is_flat(value, cap):
+            text = repr(value)
+            return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
+        return self._render(value, cap, set())
 
     # -- dispatch ------------------------------------------------------------
     def _render(self, value: Any, cap: int, active: set[int]) -> str:
@@ -183,6 +197,22 @@ class Renderer:
         if stable is None:
             stable = self._ids[address] = f" at 0x{len(self._ids) + 1:x}"
         return stable
+
+
+_FLAT_ITEMS = 32  # containers up to this size may go straight to C repr
+_FLAT_TYPES = frozenset((int, float, bool, type(None)))
+
+
+def _is_flat(items: Any, cap: int) -> bool:
+    """Only short strings and modest numbers: C ``repr`` of these is small and safe."""
+    for item in items:
+        t = type(item)
+        if t is str:
+            if len(item) > cap:
+                return False
+        elif t not in _FLAT_TYPES or (t is int and item.bit_length() > 256):
+            return False
+    return True
 
 
 def _on_alarm(signum: int, frame: Any) -> None:

@@ -21,24 +21,36 @@ class SettraceBackend:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self._saved: Any = None
+        self._hook: Any = None
+        self._halted = False
 
     def start(self) -> None:
         rec = self.recorder
         codes = rec.codes
         call, line, ret, exception = rec.call, rec.line, rec.ret, rec.exception
-        is_normal_exit = rec.is_normal_exit
+        is_unwinding = rec.is_unwinding
         internal_error = rec.internal_error
+        raw_event = rec.raw_event
+        lost = rec.lost_events  # a one-item list: incremented without a call
 
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
                 if event == "line":
                     line(frame, frame.f_lineno)
                 elif event == "return":
-                    ret(frame, arg, arg is None and not is_normal_exit(frame))
+                    ret(frame, arg, arg is None and is_unwinding(frame))
                 elif event == "exception":
                     exception(frame, arg[1])
             except RecursionError:
-                with_headroom(local_trace, frame, event, arg)
+                try:
+                    if event == "line":
+                        raw_event("line", frame, frame.f_lineno)
+                    elif event == "return":
+                        raw_event("return", frame, frame.f_lineno, arg, arg is None and is_unwinding(frame))
+                    elif event == "exception":
+                        raw_event("exception", frame, frame.f_lineno, arg[1])
+                except RecursionError:
+                    lost[0] += 1
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 internal_error(exc)
             return local_trace
@@ -49,25 +61,28 @@ class SettraceBackend:
             try:
                 call(frame)
             except RecursionError:
-                with_headroom(global_trace, frame, event, arg)
+                try:
+                    raw_event("call", frame, 0)
+                except RecursionError:
+                    lost[0] += 1
             except Exception as exc:  # noqa: BLE001
                 internal_error(exc)
             return local_trace
 
         self._saved = sys.gettrace()
+        self._hook = global_trace
+        self._halted = False
         sys.settrace(global_trace)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """End tracing now: the recorder is stopping the run at a limit."""
+        self._halted = True
         sys.settrace(self._saved)
 
-    halt = stop
-
-
-def with_headroom(hook: Any, *args: Any) -> None:
-    """Run a hook again with room to recurse: the program is near the recursion limit."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit + 200)
-    try:
-        hook(*args)
-    finally:
-        sys.setrecursionlimit(limit)
+    def stop(self) -> None:
+        if not self._halted and sys.gettrace() is not self._hook:
+            # CPython drops a trace function it could not call (at the recursion limit)
+            self.recorder.internal_error(
+                RuntimeError("CPython switched settrace off near the recursion limit; later events are missing")
+            )
+        sys.settrace(self._saved)

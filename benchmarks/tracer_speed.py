@@ -1,0 +1,862 @@
+"""How fast is cwm's tracer? A benchmark command, not a timed test.
+
+    python -m benchmarks.tracer_speed [--data cruxeval.jsonl] [--repeat 5] [--limit N]
+                                      [--json figures.json] [--check]
+
+It traces every CRUXEval sample (the program ``code`` and the entry
+``f(<input>)``) with each tracer below, in the same run, and prints the
+totals, the ratios and the targets of the tracer's issue:
+
+- on CRUXEval, with all features on, cwm takes at most 1.5x the naive
+  reference tracer's time and is at least 3x faster than PySnooper;
+- on a loop-heavy program (10**5 iterations holding a 10**4-element list),
+  cwm is at least 10x faster than the naive reference.
+
+Each sample runs ``--repeat`` times under each runner, the runners in a
+rotating order, and the fastest run of a runner counts; the totals sum those
+over the samples (``time.perf_counter_ns``). Two times are kept per run:
+
+end to end
+    from the program's text to the recorded trace: compiling, running the
+    module body and the traced entry, and whatever the tracer does after
+    (cwm builds its ``Trace``). This is what a caller of ``record`` pays, and
+    what ``--check`` judges by default.
+the run alone
+    the module body and the traced call only (cwm: the ``Outcome.seconds`` it
+    reports, µs resolution; the others: the same span timed around it). The
+    compile and trace-building costs are out, which shows the per-event cost.
+
+The runners:
+
+``untraced``
+    the program's own run: the entry is evaluated in a namespace where the
+    module was already executed (compiled once per sample, outside the timer).
+``untraced+setup``
+    the same job as a tracer minus the tracing: compile the program and the
+    entry from their text, run the module, evaluate the entry, with stdout
+    redirected to a ``StringIO``.
+``naive``
+    the reference: compile and run as ``untraced+setup``, with
+    ``sys.settrace``; the global trace function gives a local one only to
+    frames of the program's file, which appends ``(event, line,
+    {name: repr(value)[:cap] for every local})`` to a list at every call and
+    line event, and the ``repr`` of the value at return and exception events.
+    It stops at cwm's ``max_events`` as cwm does; a ``repr`` that raises ends
+    its run (it is naive: no guard, no cap while rendering). Slicing the full ``repr`` to
+    the cap is the one change from the plain ``repr``: the loop-heavy program
+    would otherwise keep 2*10**5 reprs of a 10**4-element list (12 GB); the
+    cost of the naive tracer (the full ``repr``) is unchanged.
+``pysnooper``
+    PySnooper (if importable) writing to a ``StringIO``: the program's ``f`` is
+    decorated with ``pysnooper.snoop(output=..., max_variable_length=cap)`` and
+    every code object of the program is added to its targets, so it follows
+    exactly the program's own frames (nested functions, lambdas,
+    comprehensions), as cwm does, and not library code (what ``depth=N`` would
+    add). Its source cache entry is dropped before each run, as cwm reads the
+    source on each run too. It has no event limit.
+``cwm[<backend>]``
+    ``tracer.record(code, entry, backend=...)`` with the defaults (all
+    features on: capped rendering, stable addresses, guarded reprs, stdout and
+    stderr capture, the event limit), once per backend the interpreter has
+    (``settrace``; ``monitoring`` on 3.12+).
+
+Programs that raise are timed like the others (their exception is caught);
+a run that hits a limit ends there, and a note counts those. The program's
+stdout goes to a ``StringIO`` in every runner (cwm captures it itself).
+
+The garbage collector stays on (tracers allocate, and paying for that is part
+of their cost); the benchmark's own long-lived objects are frozen first.
+
+It runs on any interpreter that can import ``tracer``: without ``rich`` it
+prints plain tables, without PySnooper it skips that column and its target,
+for instance ``PYTHONPATH=. python3.13 -m benchmarks.tracer_speed``.
+The exit status is 0 unless ``--check`` is given and a target fails (1), or
+the samples cannot be read (2). The loop-heavy naive and PySnooper runs take
+minutes: ``--skip-loop`` or a smaller ``--loop-iterations`` for a quick look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS, available_backends, record
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ENV = "CWM_CRUXEVAL"
+DATA_CANDIDATES = (
+    REPO / "shared" / "data" / "cruxeval.jsonl",
+    REPO.parent / "shared" / "data" / "cruxeval.jsonl",
+)
+NAIVE_FILENAME = "<naive-program>"
+PLAIN_FILENAME = "<untraced-program>"
+ENTRY_FILENAME = "<entry>"
+
+# the issue's targets
+MAX_CWM_OVER_NAIVE = 1.5
+MIN_PYSNOOPER_OVER_CWM = 3.0
+MIN_LOOP_NAIVE_OVER_CWM = 10.0
+LOOP_ITERATIONS = 100_000
+LOOP_SIZE = 10_000
+LOOP_MAX_EVENTS = 10**6
+
+LOOP_TEMPLATE = """\
+def f():
+    big = list(range({size}))
+    total = 0
+    for i in range({iterations}):
+        total += i
+    return total
+"""
+
+
+@dataclass
+class Sample:
+    id: str
+    code: str
+    entry: str
+    expected: str | None = None
+
+
+@dataclass
+class Run:
+    """What one runner reports about one run: its two times and what happened."""
+
+    total_ns: int  # end to end: from the program's text to the recorded trace
+    run_ns: int | None  # the run alone: module body and traced call (cwm: its Outcome.seconds)
+    events: int = 0
+    status: str = "returned"  # returned, raised, or the limit that ended it
+    value: str | None = None
+
+
+Measure = Callable[[Sample], Run]
+
+
+@dataclass
+class Runner:
+    name: str
+    measure: Measure
+    best: list[int] = field(default_factory=list)  # per sample, fastest end-to-end time
+    best_run: list[int] = field(default_factory=list)  # per sample, fastest run-only time
+    runs: list[Run] = field(default_factory=list)  # per sample, its first run
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.best) / 1e9
+
+    @property
+    def run_s(self) -> float:
+        return sum(self.best_run) / 1e9
+
+    @property
+    def is_cwm(self) -> bool:
+        return self.name.startswith("cwm[")
+
+
+class _Stop(BaseException):
+    """Ends the naive tracer's run at the event limit."""
+
+
+# -- the runners ---------------------------------------------------------------
+
+
+def _program_codes(code: CodeType) -> list[CodeType]:
+    found = [code]
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            found.extend(_program_codes(const))
+    return found
+
+
+def measure_untraced(cache: dict[str, tuple[CodeType, CodeType]]) -> Measure:
+    """The entry's evaluation alone; the module compiled once and run outside the timer."""
+
+    def measure(sample: Sample) -> Run:
+        compiled = cache.get(sample.id)
+        if compiled is None:
+            compiled = cache[sample.id] = (
+                compile(sample.code, PLAIN_FILENAME, "exec"),
+                compile(sample.entry, ENTRY_FILENAME, "eval"),
+            )
+        module, entry = compiled
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        status = "returned"
+        saved = sys.stdout
+        sys.stdout = io.StringIO()
+        try:
+            try:
+                exec(module, namespace)
+            except Exception:  # noqa: BLE001 - the entry then raises NameError, timed below
+                pass
+            start = time.perf_counter_ns()
+            try:
+                eval(entry, namespace)
+            except Exception:  # noqa: BLE001 - a program that raises is timed too
+                status = "raised"
+            elapsed = time.perf_counter_ns() - start
+        finally:
+            sys.stdout = saved
+        return Run(elapsed, elapsed, status=status)
+
+    return measure
+
+
+def measure_untraced_setup(sample: Sample) -> Run:
+    """Compile, run the module, evaluate the entry: a tracer's job without the tracing."""
+    status = "returned"
+    saved = sys.stdout
+    start = time.perf_counter_ns()
+    sys.stdout = io.StringIO()
+    run_start = None
+    try:
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        module = compile(sample.code, PLAIN_FILENAME, "exec")
+        entry = compile(sample.entry, ENTRY_FILENAME, "eval")
+        run_start = time.perf_counter_ns()
+        exec(module, namespace)
+        repr(eval(entry, namespace))
+    except Exception:  # noqa: BLE001
+        status = "raised"
+    finally:
+        sys.stdout = saved
+    end = time.perf_counter_ns()
+    return Run(end - start, None if run_start is None else end - run_start, status=status)
+
+
+def naive_record(source: str, entry: str, max_events: int, cap: int) -> tuple[list[tuple[Any, ...]], str, int]:
+    """The naive reference tracer: settrace, and the repr of every local at every line.
+
+    Returns the events, the status and the nanoseconds of the run alone.
+    """
+    events: list[tuple[Any, ...]] = []
+    append = events.append
+
+    def local_trace(frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            append(("line", frame.f_lineno, {k: repr(v)[:cap] for k, v in frame.f_locals.items()}))
+        elif event == "return":
+            append(("return", frame.f_lineno, repr(arg)[:cap]))
+        elif event == "exception":
+            append(("exception", frame.f_lineno, repr(arg[1])[:cap]))
+        if len(events) >= max_events:
+            raise _Stop
+        return local_trace
+
+    def global_trace(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != NAIVE_FILENAME:
+            return None
+        append(("call", frame.f_lineno, {k: repr(v)[:cap] for k, v in frame.f_locals.items()}))
+        if len(events) >= max_events:
+            raise _Stop
+        return local_trace
+
+    status = "returned"
+    saved = sys.stdout
+    sys.stdout = io.StringIO()
+    run_start = 0
+    try:
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        module = compile(source, NAIVE_FILENAME, "exec")
+        entry_code = compile(entry, ENTRY_FILENAME, "eval")
+        run_start = time.perf_counter_ns()
+        exec(module, namespace)
+        sys.settrace(global_trace)
+        try:
+            result = eval(entry_code, namespace)
+        finally:
+            sys.settrace(None)
+        repr(result)[:cap]
+    except _Stop:
+        status = "step_limit"
+    except Exception:  # noqa: BLE001
+        status = "raised"
+    finally:
+        sys.stdout = saved
+    return events, status, time.perf_counter_ns() - run_start if run_start else 0
+
+
+def measure_naive(max_events: int, cap: int) -> Measure:
+    def measure(sample: Sample) -> Run:
+        start = time.perf_counter_ns()
+        events, status, run_ns = naive_record(sample.code, sample.entry, max_events, cap)
+        elapsed = time.perf_counter_ns() - start
+        return Run(elapsed, run_ns, len(events), status)
+
+    return measure
+
+
+class _SourceLoader:
+    """A module ``__loader__`` that gives PySnooper the program's source."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def get_source(self, name: str) -> str:
+        return self.source
+
+
+def measure_pysnooper(pysnooper: Any, cap: int) -> Measure:
+    source_cache: dict[Any, Any] = getattr(getattr(pysnooper, "tracer", None), "source_and_path_cache", {})
+
+    def measure(sample: Sample) -> Run:
+        filename = f"<pysnooper:{sample.id}>"  # PySnooper caches sources by (module, filename)
+        source_cache.pop(("__main__", filename), None)
+        status = "returned"
+        saved = sys.stdout
+        start = time.perf_counter_ns()
+        sys.stdout = io.StringIO()
+        out = io.StringIO()
+        run_start = None
+        try:
+            module = compile(sample.code, filename, "exec")
+            entry = compile(sample.entry, ENTRY_FILENAME, "eval")
+            run_start = time.perf_counter_ns()
+            namespace: dict[str, Any] = {"__name__": "__main__", "__loader__": _SourceLoader(sample.code)}
+            exec(module, namespace)
+            snoop = pysnooper.snoop(output=out, max_variable_length=cap)
+            snoop.target_codes.update(_program_codes(module))
+            if callable(namespace.get("f")):
+                namespace["f"] = snoop(namespace["f"])
+            eval(entry, namespace)  # PySnooper renders the return value itself
+        except Exception:  # noqa: BLE001
+            status = "raised"
+        finally:
+            sys.stdout = saved
+        end = time.perf_counter_ns()
+        lines = out.getvalue().count("\n")  # lines of its log, not events
+        return Run(end - start, None if run_start is None else end - run_start, lines, status)
+
+    return measure
+
+
+def measure_cwm(backend: str, max_events: int = DEFAULT_MAX_EVENTS) -> Measure:
+    def measure(sample: Sample) -> Run:
+        start = time.perf_counter_ns()
+        trace = record(sample.code, sample.entry, id=sample.id, backend=backend, max_events=max_events)
+        elapsed = time.perf_counter_ns() - start
+        outcome = trace.outcome
+        run_ns = round(outcome.seconds * 1e9) if outcome.seconds else None
+        return Run(elapsed, run_ns, len(trace.events), outcome.status, outcome.value)
+
+    return measure
+
+
+# -- running -------------------------------------------------------------------
+
+
+def load_samples(path: Path, limit: int | None) -> list[Sample]:
+    samples = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            samples.append(
+                Sample(str(row.get("id", f"sample_{number}")), row["code"], f"f({row['input']})", row.get("output"))
+            )
+            if limit is not None and len(samples) >= limit:
+                break
+    return samples
+
+
+def run_all(
+    runners: Sequence[Runner], samples: Sequence[Sample], repeat: int, progress: Callable[[int], None] | None
+) -> None:
+    """Each sample ``repeat`` times under each runner, the order rotating; keep the fastest."""
+    for index, sample in enumerate(samples):
+        best: list[int | None] = [None] * len(runners)
+        best_run: list[int | None] = [None] * len(runners)
+        for r in range(repeat):
+            shift = r % len(runners)
+            for k in list(range(shift, len(runners))) + list(range(shift)):
+                run = runners[k].measure(sample)
+                if r == 0:
+                    runners[k].runs.append(run)
+                best[k] = _least(best[k], run.total_ns)
+                best_run[k] = _least(best_run[k], run.run_ns)
+        for k, runner in enumerate(runners):
+            runner.best.append(best[k] or 0)
+            runner.best_run.append(best_run[k] or 0)
+        if progress is not None:
+            progress(index + 1)
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def find_data(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    for candidate in DATA_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+# -- reporting -----------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+def _fmt(x: float | None, digits: int = 2, suffix: str = "") -> str:
+    return "-" if x is None else f"{x:,.{digits}f}{suffix}"
+
+
+class Output:
+    """Tables through rich when it is importable, else plain text."""
+
+    def __init__(self, plain: bool) -> None:
+        self.console: Any = None
+        if not plain:
+            try:
+                from rich.console import Console
+            except ImportError:
+                pass
+            else:
+                self.console = Console()
+                if not self.console.is_terminal:
+                    self.console = Console(width=max(self.console.width, 170))
+
+    def text(self, line: str = "") -> None:
+        if self.console is not None:
+            self.console.print(line, markup=False, highlight=False)
+        else:
+            print(line)
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if self.console is not None:
+            from rich.table import Table
+
+            table = Table(title=title, title_justify="left")
+            for i, header in enumerate(headers):
+                table.add_column(header, justify="left" if i == 0 else "right")
+            for row in rows:
+                table.add_row(*(_styled(cell) for cell in row))
+            self.console.print(table)
+            return
+        widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+        print(title)
+        line = "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+        print(line)
+        print("-" * len(line))
+        for row in rows:
+            print(
+                "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+        print()
+
+
+def _styled(cell: str) -> Any:
+    from rich.text import Text
+
+    style = {"PASS": "bold green", "FAIL": "bold red", "SKIP": "yellow"}.get(cell)
+    return Text(cell, style=style or "")
+
+
+@dataclass
+class Target:
+    name: str
+    measured: float | None
+    bound: str
+    ok: bool | None  # None: could not be measured here
+    judged: bool = True  # counts for --check
+
+    @property
+    def verdict(self) -> str:
+        return "SKIP" if self.ok is None else "PASS" if self.ok else "FAIL"
+
+
+def summarize(runners: Sequence[Runner], untraced: Runner, setup: Runner, naive: Runner) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    for runner in runners:
+        per_sample = [b / 1e3 for b in runner.best]
+        ratios = [b / u for b, u in zip(runner.best, untraced.best, strict=True) if u > 0]
+        events = sum(run.events for run in runner.runs)
+        counts_events = events and runner.name not in ("pysnooper",)
+        figures[runner.name] = {
+            "total_s": runner.total_s,
+            "total_over_untraced": _ratio(runner.total_s, untraced.total_s),
+            "total_over_untraced_setup": _ratio(runner.total_s, setup.total_s),
+            "total_over_naive": _ratio(runner.total_s, naive.total_s),
+            "median_sample_us": statistics.median(per_sample) if per_sample else None,
+            "median_sample_over_untraced": statistics.median(ratios) if ratios else None,
+            "run_s": runner.run_s,
+            "run_over_untraced": _ratio(runner.run_s, untraced.run_s),
+            "run_over_naive": _ratio(runner.run_s, naive.run_s),
+            "median_sample_run_us": statistics.median(b / 1e3 for b in runner.best_run) if runner.best_run else None,
+            "events": events if counts_events else None,
+            "us_per_event": runner.total_s * 1e6 / events if counts_events else None,
+            "run_us_per_event": runner.run_s * 1e6 / events if counts_events else None,
+            "statuses": dict(Counter(run.status for run in runner.runs)),
+        }
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.tracer_speed",
+        description="Time cwm's tracer on every CRUXEval sample and on a loop-heavy program, against untraced "
+        "execution, a naive settrace tracer and PySnooper, in one run.",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help=f"CRUXEval samples, JSON lines with code/input/output (default: ${DATA_ENV}, else shared/data/cruxeval.jsonl)",
+    )
+    parser.add_argument("--repeat", type=int, default=5, metavar="N", help="runs per sample and runner (default 5)")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures (and per-sample times) as JSON")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a target fails (judged on --check-on)",
+    )
+    parser.add_argument(
+        "--check-on",
+        choices=("total", "run", "both"),
+        default="total",
+        help="which CRUXEval times --check judges: end to end (total, the default), the run alone, or both",
+    )
+    parser.add_argument("--no-pysnooper", action="store_true", help="leave PySnooper out")
+    parser.add_argument("--skip-loop", action="store_true", help="leave the loop-heavy program out")
+    parser.add_argument(
+        "--loop-iterations", type=int, default=LOOP_ITERATIONS, metavar="N", help="loop-heavy: iterations (10**5)"
+    )
+    parser.add_argument("--loop-size", type=int, default=LOOP_SIZE, metavar="N", help="loop-heavy: list size (10**4)")
+    parser.add_argument(
+        "--loop-repeat",
+        type=int,
+        default=3,
+        metavar="N",
+        help="loop-heavy: runs of untraced and cwm (default 3; the naive tracer and PySnooper run once: minutes each)",
+    )
+    parser.add_argument("--loop-pysnooper", action="store_true", help="loop-heavy: time PySnooper too (minutes)")
+    parser.add_argument("--plain", action="store_true", help="plain-text tables even when rich is installed")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    if args.repeat < 1 or args.loop_repeat < 1:
+        parser.error("--repeat and --loop-repeat must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+
+    data = find_data(args.data)
+    if data is None or not data.is_file():
+        where = str(data) if data is not None else " or ".join(str(c) for c in DATA_CANDIDATES)
+        parser.exit(
+            2,
+            f"error: the CRUXEval samples are not at {where}.\n"
+            f"Pass --data PATH (or set ${DATA_ENV}) to a JSON-lines file with code, input and output fields.\n",
+        )
+    try:
+        samples = load_samples(data, args.limit)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.exit(2, f"error: cannot read the samples in {data}: {type(exc).__name__}: {exc}\n")
+    if not samples:
+        parser.exit(2, f"error: no samples in {data}\n")
+
+    out = Output(args.plain)
+    notes: list[str] = []
+    cap = DEFAULT_CAP
+    backends = available_backends()
+
+    pysnooper: Any = None
+    if args.no_pysnooper:
+        notes.append("PySnooper left out (--no-pysnooper)")
+    else:
+        try:
+            import pysnooper
+        except ImportError:
+            notes.append("PySnooper is not importable on this interpreter: its figures and targets are skipped")
+
+    untraced = Runner("untraced", measure_untraced({}))
+    setup = Runner("untraced+setup", measure_untraced_setup)
+    naive = Runner("naive", measure_naive(DEFAULT_MAX_EVENTS, cap))
+    snooper = Runner("pysnooper", measure_pysnooper(pysnooper, cap)) if pysnooper is not None else None
+    cwms = [Runner(f"cwm[{b}]", measure_cwm(b)) for b in backends]
+    runners = [untraced, setup, naive, *([snooper] if snooper else []), *cwms]
+
+    # warm up (imports, caches), then freeze what exists so that collections stay cheap
+    for sample in samples[:20]:
+        for runner in runners:
+            runner.measure(sample)
+    gc.collect()
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        step = max(1, len(samples) // 10)
+
+        def progress(done: int) -> None:
+            if done % step == 0 or done == len(samples):
+                print(f"  CRUXEval: {done}/{len(samples)} samples", file=sys.stderr, flush=True)
+
+    out.text(
+        f"tracer speed: Python {platform.python_version()} ({platform.python_implementation()}, {platform.machine()}), "
+        f"{len(samples)} samples from {data}, fastest of {args.repeat} runs per sample and runner, "
+        f"cwm backends: {', '.join(backends)}, cap {cap}, max_events {DEFAULT_MAX_EVENTS}"
+    )
+    started = time.perf_counter()
+    run_all(runners, samples, args.repeat, progress)
+    crux_seconds = time.perf_counter() - started
+
+    figures = summarize(runners, untraced, setup, naive)
+    rows = []
+    for runner in runners:
+        f = figures[runner.name]
+        rows.append(
+            [
+                runner.name,
+                _fmt(f["total_s"], 4),
+                _fmt(f["total_over_untraced"], 1, "x"),
+                _fmt(f["total_over_untraced_setup"], 2, "x"),
+                _fmt(f["total_over_naive"], 2, "x") if runner is not untraced else "",
+                _fmt(snooper.total_s / runner.total_s, 2, "x") if runner.is_cwm and snooper else "",
+                _fmt(f["median_sample_us"], 1),
+                _fmt(f["median_sample_over_untraced"], 1, "x"),
+                _fmt(f["us_per_event"], 2),
+                ", ".join(f"{k} {v}" for k, v in sorted(f["statuses"].items())),
+            ]
+        )
+    out.table(
+        f"CRUXEval, end to end (program text -> recorded trace): {len(samples)} samples, "
+        "sum over samples of each one's fastest run",
+        [
+            "runner",
+            "total s",
+            "/ untraced",
+            "/ untraced+setup",
+            "/ naive",
+            "pysnooper / this",
+            "median µs/sample",
+            "median / untraced",
+            "µs/event",
+            "outcomes",
+        ],
+        rows,
+    )
+    rows = []
+    for runner in runners:
+        f = figures[runner.name]
+        rows.append(
+            [
+                runner.name,
+                _fmt(f["run_s"], 4),
+                _fmt(f["run_over_untraced"], 1, "x"),
+                _fmt(f["run_over_naive"], 2, "x") if runner is not untraced else "",
+                _fmt(snooper.run_s / runner.run_s, 2, "x") if runner.is_cwm and snooper and runner.run_s else "",
+                _fmt(f["median_sample_run_us"], 1),
+                _fmt(f["run_us_per_event"], 2),
+            ]
+        )
+    out.table(
+        "CRUXEval, the run alone (module body + traced call, result rendered; no compiling, no trace building; "
+        "cwm: its Outcome.seconds, µs resolution)",
+        ["runner", "total s", "/ untraced", "/ naive", "pysnooper / this", "median µs/sample", "µs/event"],
+        rows,
+    )
+
+    targets: list[Target] = []
+    measures = [("total", "end to end"), ("run", "run alone")]
+    for key, label in measures:
+        judged = args.check_on in (key, "both")
+        for runner in cwms:
+            mine = runner.total_s if key == "total" else runner.run_s
+            theirs = naive.total_s if key == "total" else naive.run_s
+            ratio = _ratio(mine, theirs)
+            targets.append(
+                Target(
+                    f"CRUXEval {label}: {runner.name} / naive",
+                    ratio,
+                    f"<= {MAX_CWM_OVER_NAIVE}x",
+                    None if ratio is None else ratio <= MAX_CWM_OVER_NAIVE,
+                    judged,
+                )
+            )
+        for runner in cwms:
+            mine = runner.total_s if key == "total" else runner.run_s
+            speedup = None
+            if snooper is not None:
+                speedup = _ratio(snooper.total_s if key == "total" else snooper.run_s, mine)
+            targets.append(
+                Target(
+                    f"CRUXEval {label}: pysnooper / {runner.name}",
+                    speedup,
+                    f">= {MIN_PYSNOOPER_OVER_CWM}x",
+                    None if speedup is None else speedup >= MIN_PYSNOOPER_OVER_CWM,
+                    judged,
+                )
+            )
+    for runner in cwms:
+        expected = [(run, s) for run, s in zip(runner.runs, samples, strict=True) if s.expected is not None]
+        matched = sum(run.value == s.expected for run, s in expected)
+        figures[runner.name]["outputs_matching_expected"] = matched
+        if matched != len(expected):
+            notes.append(f"{runner.name}: {matched}/{len(expected)} returned values equal the samples' expected output")
+        if any(run.run_ns is None for run in runner.runs):
+            notes.append(f"{runner.name}: some traces had no Outcome.seconds, their run-alone time counts as 0")
+    limited = {r.name: sum(run.status not in ("returned", "raised") for run in r.runs) for r in runners}
+    if any(limited.values()):
+        notes.append(
+            "runs ended by a limit (cwm and naive stop at max_events; PySnooper has none): "
+            + ", ".join(f"{k} {v}" for k, v in limited.items() if v)
+        )
+
+    loop: dict[str, Any] | None = None
+    if not args.skip_loop:
+        loop = run_loop(args, cwms, pysnooper if args.loop_pysnooper else None, cap, out)
+        for name, measured in loop["naive_over"].items():
+            targets.append(
+                Target(
+                    f"loop-heavy: naive / {name}",
+                    measured,
+                    f">= {MIN_LOOP_NAIVE_OVER_CWM}x",
+                    measured >= MIN_LOOP_NAIVE_OVER_CWM,
+                    True,
+                )
+            )
+        if (args.loop_iterations, args.loop_size) != (LOOP_ITERATIONS, LOOP_SIZE):
+            notes.append("the loop-heavy program is not the issue's (10**5 iterations, 10**4 items)")
+
+    out.table(
+        f"targets (--check judges the {'CRUXEval ' + args.check_on + ' times' if args.check_on != 'both' else 'all'} "
+        "and the loop-heavy ones)",
+        ["target", "measured", "bound", "verdict"],
+        [[t.name, _fmt(t.measured, 2, "x"), t.bound, t.verdict] for t in targets],
+    )
+    for note in notes:
+        out.text(f"note: {note}")
+    out.text(f"(the CRUXEval runs took {crux_seconds:.1f}s of wall time)")
+
+    if args.json:
+        report = {
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "data": str(data),
+            "samples": len(samples),
+            "repeat": args.repeat,
+            "statistic": "sum over samples of the fastest of --repeat runs",
+            "backends": backends,
+            "cap": cap,
+            "max_events": DEFAULT_MAX_EVENTS,
+            "cruxeval": figures,
+            "loop_heavy": loop,
+            "targets": [
+                {"name": t.name, "measured": t.measured, "bound": t.bound, "verdict": t.verdict, "judged": t.judged}
+                for t in targets
+            ],
+            "notes": notes,
+            "per_sample_ns": {
+                "id": [s.id for s in samples],
+                "total": {r.name: r.best for r in runners},
+                "run": {r.name: r.best_run for r in runners},
+            },
+        }
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        out.text(f"figures written to {args.json}")
+
+    failed = [t for t in targets if t.judged and t.ok is False]
+    return 1 if args.check and failed else 0
+
+
+def run_loop(args: argparse.Namespace, cwms: Sequence[Runner], pysnooper: Any, cap: int, out: Output) -> dict[str, Any]:
+    """The loop-heavy program: untraced, each cwm backend, the naive tracer (and PySnooper)."""
+    source = LOOP_TEMPLATE.format(size=args.loop_size, iterations=args.loop_iterations)
+    sample = Sample("loop_heavy", source, "f()")
+
+    def log(message: str) -> None:
+        if not args.quiet:
+            print(f"  loop-heavy: {message}", file=sys.stderr, flush=True)
+
+    def best_of(measure: Measure, times: int) -> Run:
+        runs = []
+        for _ in range(times):
+            runs.append(measure(sample))
+            gc.collect()
+        best = min(runs, key=lambda run: run.total_ns)
+        return best
+
+    figures: dict[str, Any] = {
+        "source": source,
+        "iterations": args.loop_iterations,
+        "list_size": args.loop_size,
+        "max_events": LOOP_MAX_EVENTS,
+        "cwm": {},
+    }
+    log(f"untraced, {args.loop_repeat} runs")
+    base = best_of(measure_untraced({}), args.loop_repeat).total_ns / 1e9
+    figures["untraced_s"] = base
+    rows = [["untraced", _fmt(base, 4), "", "1x", "", "returned"]]
+    for runner in cwms:
+        log(f"{runner.name}, {args.loop_repeat} runs")
+        run = best_of(measure_cwm(runner.name[4:-1], LOOP_MAX_EVENTS), args.loop_repeat)
+        figures["cwm"][runner.name] = _loop_figures(run)
+    log("naive, 1 run")
+    naive = best_of(measure_naive(LOOP_MAX_EVENTS, cap), 1)
+    figures["naive"] = _loop_figures(naive)
+    rows.append(["naive", *_loop_cells(naive, base), "", _run_note(naive)])
+    if pysnooper is not None:
+        log("pysnooper, 1 run")
+        snoop = best_of(measure_pysnooper(pysnooper, cap), 1)
+        figures["pysnooper"] = _loop_figures(snoop)
+        figures["pysnooper"]["log_lines"] = figures["pysnooper"].pop("events")  # its log, not events
+        rows.append(["pysnooper", *_loop_cells(snoop, base), "", snoop.status])
+    figures["naive_over"] = {}
+    for name, f in figures["cwm"].items():
+        figures["naive_over"][name] = naive.total_ns / 1e9 / f["seconds"]
+        run = Run(
+            round(f["seconds"] * 1e9), f["run_seconds"] and round(f["run_seconds"] * 1e9), f["events"], f["status"]
+        )
+        rows.append([name, *_loop_cells(run, base), _fmt(figures["naive_over"][name], 1, "x"), _run_note(run)])
+    out.table(
+        f"loop-heavy: {args.loop_iterations:,} iterations holding a {args.loop_size:,}-element list, "
+        f"max_events {LOOP_MAX_EVENTS:,} (fastest of {args.loop_repeat} runs for untraced and cwm, one run otherwise)",
+        ["runner", "total s", "run s", "/ untraced", "naive / this", "run"],
+        rows,
+    )
+    return figures
+
+
+def _loop_figures(run: Run) -> dict[str, Any]:
+    return {
+        "seconds": run.total_ns / 1e9,
+        "run_seconds": None if run.run_ns is None else run.run_ns / 1e9,
+        "events": run.events,
+        "status": run.status,
+    }
+
+
+def _loop_cells(run: Run, base: float) -> list[str]:
+    seconds = run.total_ns / 1e9
+    return [_fmt(seconds, 3), _fmt(None if run.run_ns is None else run.run_ns / 1e9, 3), _fmt(seconds / base, 0, "x")]
+
+
+def _run_note(run: Run) -> str:
+    return f"{run.events:,} events, {run.status}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,19 +9,7 @@ import tracer
 
 
 def test_docstring_examples() -> None:
+    """The examples in the package docstrings (also in the README) keep working."""
     for module in (tracer, cwm):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
-
-
-def test_special_tokens_are_the_cwm_ones() -> None:
-    assert cwm.SPECIAL_TOKENS == (
-        "<|trace_context_start|>",
-        "<|frame_sep|>",
-        "<|call_sep|>",
-        "<|line_sep|>",
-        "<|return_sep|>",
-        "<|exception_sep|>",
-        "<|action_sep|>",
-        "<|arg_sep|>",
-    )

@@ -62,6 +62,7 @@ class MonitoringBackend:
                     raw_event("call", frame, 0)
                 except RecursionError:
                     lost[0] += 1
+                    rec.depth += 1  # the frame is open all the same
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 internal_error(exc)
 
@@ -81,6 +82,7 @@ class MonitoringBackend:
                     raw_event("return", frame, frame.f_lineno, value, unwound)
                 except RecursionError:
                     lost[0] += 1
+                    rec.depth -= 1
             except Exception as exc:  # noqa: BLE001
                 internal_error(exc)
 

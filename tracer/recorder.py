@@ -353,7 +353,16 @@ class Recorder:
         rendered = None if unwound else self.render(value)
         line = frame.f_lineno
         records.append(
-            ("return", line, self.text[line], self.codes[frame.f_code].name, self.depth, None, rendered, self._printed())
+            (
+                "return",
+                line,
+                self.text[line],
+                self.codes[frame.f_code].name,
+                self.depth,
+                None,
+                rendered,
+                self._printed(),
+            )
         )
         self.depth -= 1
 
@@ -409,8 +418,9 @@ class Recorder:
             return False
         if op in _YIELD_OPS or (lasti + 2 < len(code) and code[lasti + 2] == _YIELD_FROM):
             last = self.records[-1] if self.records else None
-            return last is not None and last[0] == "exception" and last[3] == self.depth
+            return last is not None and last[0] == "exception" and last[4] == self.depth
         return True
+
 
 def resolve_backend(name: str) -> str:
     """Turn ``auto`` into a concrete backend name; check the interpreter has it."""

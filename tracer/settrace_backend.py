@@ -51,6 +51,8 @@ class SettraceBackend:
                         raw_event("exception", frame, frame.f_lineno, arg[1])
                 except RecursionError:
                     lost[0] += 1
+                    if event == "return":
+                        rec.depth -= 1  # the frame is gone all the same
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 internal_error(exc)
             return local_trace
@@ -65,6 +67,7 @@ class SettraceBackend:
                     raw_event("call", frame, 0)
                 except RecursionError:
                     lost[0] += 1
+                    rec.depth += 1  # the frame is open all the same
             except Exception as exc:  # noqa: BLE001
                 internal_error(exc)
             return local_trace

@@ -1,0 +1,144 @@
+"""Fidelity of the tracer on a catalogue of hand-written programs (tests/programs.py).
+
+For every program and every backend of the running interpreter: the exact
+``(kind, line)`` sequence, the key states (locals before a line, values,
+stdout on the right event), the outcome, consistent depths and frames, a
+trace valid against the JSON Schema, and no state left behind (recursion
+limit, trace function, sys.stdout). Where the interpreter has both backends,
+their traces must be identical (except for programs whose traces differ by
+design, ``backend_specific``: skipped). Known tracer bugs are ``xfail``
+(``CWM_FIDELITY_STRICT=1`` makes them fail); tests/test_cross_interpreter.py
+runs the same catalogue under the other interpreters.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tracer import Trace, available_backends, load_schema, record
+
+try:
+    from tests import programs as catalogue
+except ImportError:  # tests/ is not a package: pytest put it on sys.path
+    import programs as catalogue
+
+VERSION = sys.version_info[:2]
+BACKENDS = available_backends()
+PROGRAMS = [p for p in catalogue.CATALOGUE if VERSION >= p.min_version]
+ALL_VERSIONS = [(3, 10), (3, 11), (3, 12), (3, 13)]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    schema = load_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def record_checked(program: catalogue.Program, backend: str) -> Trace:
+    """Record ``program``; fail on state the run leaves behind (and undo it)."""
+    limit, tracefunc, stdout, stderr = sys.getrecursionlimit(), sys.gettrace(), sys.stdout, sys.stderr
+    left: list[str] = []
+    try:
+        trace = record(program.source, program.entry, id=program.name, backend=backend, **program.record_kwargs())
+    finally:
+        if sys.getrecursionlimit() != limit:
+            left.append(f"recursion limit {limit} -> {sys.getrecursionlimit()}")
+            sys.setrecursionlimit(limit)
+        if sys.gettrace() is not tracefunc:
+            left.append("a trace function is still set")
+            sys.settrace(tracefunc)
+        if sys.stdout is not stdout or sys.stderr is not stderr:
+            left.append("sys.stdout/sys.stderr not restored")
+            sys.stdout, sys.stderr = stdout, stderr
+    assert not left, f"{program.name} ({backend}) left state behind: {left}"
+    return trace
+
+
+# -- the catalogue itself -------------------------------------------------------------------
+def test_catalogue_covers_enough_programs() -> None:
+    assert len(catalogue.CATALOGUE) >= 45
+    assert len(catalogue.BY_NAME) == len(catalogue.CATALOGUE)
+    scripts = [p for p in catalogue.CATALOGUE if p.entry is None]
+    assert len(scripts) >= 5, "module-level scripts"
+    assert {p.status for p in catalogue.CATALOGUE} >= {"returned", "raised", "step_limit", "output_limit"}
+
+
+@pytest.mark.parametrize("program", catalogue.CATALOGUE, ids=lambda p: p.name)
+def test_catalogue_entry_is_consistent(program: catalogue.Program) -> None:
+    """The expectations agree with themselves on every version (a typo here would test nothing)."""
+    compile(program.source, program.name, "exec")
+    if program.entry is not None:
+        compile(program.entry, "<entry>", "eval")
+    assert program.covers, "say what the program covers"
+    for bug in program.bugs:
+        assert bug.id in catalogue.BUGS, bug.id
+    for version in ALL_VERSIONS:
+        expected = program.expected_events(version)
+        if expected is None:
+            spec = program.recursion
+            assert spec is not None, "a program without a sequence needs a recursion shape"
+            assert program.backend_specific, "settrace stops at the recursion limit: the backends differ"
+            shape = catalogue.seq(" ".join(filter(None, [spec.before, spec.down, spec.up, spec.after])))
+            assert all(1 <= line <= len(program.source.splitlines()) for _, line in shape)
+            assert [kind for kind, _ in catalogue.seq(spec.down)].count("call") == 1, "one frame per repetition"
+            assert [kind for kind, _ in catalogue.seq(spec.up)].count("return") == 1, "one frame per repetition"
+            continue
+        fake = [{"kind": kind, "line": line} for kind, line in expected]
+        lines = program.source.splitlines()
+        assert all(1 <= line <= len(lines) for _, line in expected)
+        depth = 0
+        for kind, _ in expected:
+            depth += {"call": 1, "return": -1}.get(kind, 0)
+            assert depth >= 0, f"{version}: a return without a call"
+        if program.status in ("returned", "raised"):
+            assert depth == 0, f"{version}: calls and returns do not balance"
+        for at in program.states:
+            if catalogue.version_matches(at.versions, version):
+                assert catalogue.find_event(fake, at) is not None, f"{version}: {at} is not in the sequence"
+        if program.max_events < 10_000 and program.status == "step_limit":
+            assert len(expected) == program.max_events
+
+
+# -- the tracer on the catalogue --------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
+def test_program(program: catalogue.Program, backend: str, validator: Any, request: pytest.FixtureRequest) -> None:
+    catalogue.mark_known_bugs(request, program.known_bugs(VERSION, backend))
+    trace = record_checked(program, backend)
+    data = trace.to_dict()
+    problems = catalogue.check_trace(program, data, VERSION, backend)
+    assert not problems, f"{program.name} ({backend}, Python {sys.version.split()[0]}):\n" + "\n".join(problems)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    assert not errors, f"schema: {errors[0].message} at {list(errors[0].path)}"
+    assert Trace.from_json(trace.to_json()).to_dict() == data
+
+
+@pytest.mark.parametrize("program", PROGRAMS if len(BACKENDS) > 1 else [], ids=lambda p: p.name)
+def test_backends_agree(program: catalogue.Program, request: pytest.FixtureRequest) -> None:
+    """Where both backends exist (3.12+), their traces are identical (time aside)."""
+    if program.backend_specific:
+        pytest.skip(f"the backends differ by design: {program.backend_specific}")
+    catalogue.mark_known_bugs(request, program.known_disagreements(VERSION, BACKENDS))
+    traces = {backend: record_checked(program, backend).to_dict() for backend in BACKENDS}
+    first, *rest = BACKENDS
+    for other in rest:
+        diff = catalogue.first_difference(traces[first], traces[other])
+        assert diff is None, f"{program.name}: {first} and {other} differ at {diff}"
+
+
+def test_program_after_recursion_error_is_traced_normally() -> None:
+    """A run that hit the recursion limit must not spoil the next run in the same process."""
+    deep = catalogue.BY_NAME["recursion_error"]
+    factorial = catalogue.BY_NAME["factorial"]
+    for backend in BACKENDS:
+        limit = sys.getrecursionlimit()
+        record_checked(deep, backend)  # fails if the recursion limit or the trace function changed
+        assert sys.getrecursionlimit() == limit
+        trace = record(factorial.source, factorial.entry, backend=backend)
+        assert catalogue.check_trace(factorial, trace.to_dict(), VERSION, backend) == []

@@ -31,6 +31,7 @@ from typing import Any
 
 from .contract import Event, Outcome, Program, Trace
 from .render import DEFAULT_CAP, Renderer
+from .settrace_backend import SettraceBackend
 
 PROGRAM_FILENAME = "<program>"
 ENTRY_FILENAME = "<entry>"
@@ -199,20 +200,16 @@ class Recorder:
     # -- run -------------------------------------------------------------------
     def run(self) -> Trace:
         module, entry = self.compile()
-        linecache.cache[PROGRAM_FILENAME] = (
-            len(self.program.source),
-            None,
-            self.program.source.splitlines(True),
-            PROGRAM_FILENAME,
-        )
         self.backend = backend = _load_backend(self.backend_name)(self)
         self.out = out = _Capture(self, self.max_output, is_stdout=True)
         self.err = err = _Capture(self, self.max_output, is_stdout=False)
         saved = sys.stdout, sys.stderr, sys.stdin
         sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
-        saved_filters = warnings.filters[:]
-        # CPython 3.12 warns when a tracer reads f_locals during an inlined comprehension
-        warnings.filterwarnings("ignore", "assigning None to unbound local", RuntimeWarning)
+        saved_filters = None
+        if sys.version_info[:2] == (3, 12):
+            # CPython 3.12 warns when a tracer reads f_locals during an inlined comprehension
+            saved_filters = warnings.filters[:]
+            warnings.filterwarnings("ignore", "assigning None to unbound local", RuntimeWarning)
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         value: str | None = None
         self._started = time.perf_counter()
@@ -240,14 +237,15 @@ class Recorder:
                 if self.status is None:
                     self.status = "raised"
                     value = self.renderer.render(exc)
-                    err.parts.append(_program_traceback(exc))
+                    err.parts.append(_program_traceback(exc, self.program.source))
             else:
                 if self.status is None:
                     self.status = "returned"
                     value = self.renderer.render(result)
         finally:
             sys.stdout, sys.stderr, sys.stdin = saved
-            warnings.filters[:] = saved_filters
+            if saved_filters is not None:
+                warnings.filters[:] = saved_filters
         seconds = time.perf_counter() - self._started
         return self.build(value, out.text(), err.text(), seconds)
 
@@ -443,8 +441,6 @@ def _load_backend(name: str) -> Any:
         from .monitoring_backend import MonitoringBackend
 
         return MonitoringBackend
-    from .settrace_backend import SettraceBackend
-
     return SettraceBackend
 
 
@@ -455,8 +451,9 @@ def _syntax_message(exc: BaseException) -> str:
     return str(exc)
 
 
-def _program_traceback(exc: BaseException) -> str:
+def _program_traceback(exc: BaseException, source: str) -> str:
     """The traceback of the program's own frames, as Python would print it."""
+    linecache.cache[PROGRAM_FILENAME] = (len(source), None, source.splitlines(True), PROGRAM_FILENAME)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (PROGRAM_FILENAME, ENTRY_FILENAME)]
     text = "".join(traceback.format_exception_only(type(exc), exc))
     if not frames:

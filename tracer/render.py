@@ -58,24 +58,52 @@ class Renderer:
         self.repr_timeout = repr_timeout
         self._ids: dict[str, str] = {}
         self._main_thread = threading.main_thread().ident
+        self.render = self._make_render()
 
     # -- public --------------------------------------------------------------
-    def render(self, value: Any) -> str:
+    def render(self, value: Any) -> str:  # replaced per instance by _make_render's closure
+        """Render ``value`` (see the module docstring)."""
+        return self._render(value, self.cap, set())
+
+    def _make_render(self) -> Any:
         cap = self.cap
-        t = type(value)
-        # fast paths: C repr where its length is bounded by what we can see
-        if t is str or t is int:
+        slow = self._render
+        flat_items = _FLAT_ITEMS
+        int_bits = _INT_DIGITS_SAFE
+        # 3.10 has no limit on int-to-str conversion, so it checks each int's size
+        numbers = _FLAT_TYPES if hasattr(sys, "get_int_max_str_digits") else frozenset()
+        just_str = {str}
+
+        def render(value: Any) -> str:
+            # fast paths: C repr where its length is bounded by what we can see
+            t = type(value)
             if t is str:
                 if len(value) > cap:
                     return _render_string(value, cap)
-            elif value.bit_length() > _INT_DIGITS_SAFE:
-                return self._render(value, cap, set())
+            elif t is int:
+                if value.bit_length() > int_bits:
+                    return slow(value, cap, set())
+            elif t is list or t is tuple:
+                if len(value) > flat_items:
+                    return slow(value, cap, set())
+                kinds = set(map(type, value))
+                # only numbers: C repr is safe (an int too long for str raises, see below);
+                # only strings: safe when their total length is bounded
+                if not (kinds <= numbers or (kinds == just_str and sum(map(len, value)) <= cap)):
+                    if not _is_flat(value, cap):
+                        return slow(value, cap, set())
+                try:
+                    text = repr(value)
+                except ValueError:  # an int past CPython's str limit
+                    return slow(value, cap, set())
+                return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
+            else:
+                return slow(value, cap, set())
             text = repr(value)
             return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
-        if (t is list or t is tuple) and len(value) <= _FLAT_ITEMS and _is_flat(value, cap):
-            text = repr(value)
-            return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
-        return self._render(value, cap, set())
+
+        render.__doc__ = Renderer.render.__doc__
+        return render
 
     # -- dispatch ------------------------------------------------------------
     def _render(self, value: Any, cap: int, active: set[int]) -> str:

@@ -33,10 +33,31 @@ class SettraceBackend:
         raw_event = rec.raw_event
         lost = rec.lost_events  # a one-item list: incremented without a call
 
+        records = rec.records
+        text = rec.text
+        render = rec.render
+        out = rec.pending_out
+        max_events = rec.max_events
+        state_of = rec._state
+
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
                 if event == "line":
-                    line(frame, frame.f_lineno)
+                    # Recorder.line, inlined: the hottest path of this backend
+                    if len(records) >= max_events:
+                        line(frame, frame.f_lineno)  # it stops the run
+                    info = codes[frame.f_code]
+                    if info.filtered:
+                        state = state_of(frame, info)
+                    else:
+                        names = frame.f_locals
+                        state = dict(zip(names.keys(), map(render, names.values()), strict=True))
+                    printed = None
+                    if out:
+                        printed = "".join(out)
+                        out.clear()
+                    lineno = frame.f_lineno
+                    records.append(("line", lineno, text[lineno], info.name, rec.depth, state, None, printed))
                 elif event == "return":
                     ret(frame, arg, arg is None and is_unwinding(frame))
                 elif event == "exception":

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Program, ProgramError, Trace, record
+from sandbox.image import DEFAULT_IMAGE
+from sandbox.job import Job, Limits
+from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Trace
+
+SANDBOXES = ("auto", "docker", "process", "none")
 
 # Exit codes of `cwm trace` (also listed in its --help).
 EXIT_RETURNED = 0
 EXIT_RAISED = 1
 EXIT_USAGE = 2
 EXIT_LIMIT = 3
+EXIT_NO_SANDBOX = 4
+LIMIT_STATUSES = ("step_limit", "output_limit", "timeout", "memory_limit")
 
 TRACE_EPILOG = """\
 The program runs with its module body first (untraced when --call is given),
@@ -30,11 +37,17 @@ formats:
   json    the trace contract: one JSON object (see tracer/trace.schema.json)
   cwm     the text a code world model reads and writes (CWM format)
 
+The program runs in a sandbox (--sandbox): a warm Docker container when a
+daemon answers, else bubblewrap; `none` runs it with rlimits only (a warning
+says so). `cwm sandbox check` shows which one would be used.
+
 exit codes:
   0  the trace was recorded and the program returned
-  1  the trace was recorded and the program raised an exception
+  1  the trace was recorded and the program raised an exception or crashed
   2  bad input: missing or unreadable file, syntax error, bad --call, bad option
-  3  the trace was recorded but the run hit a limit (--max-events, output cap)
+  3  the trace was recorded but the run hit a limit (--max-events, --timeout,
+     memory, output cap)
+  4  no sandbox could run it (see `cwm sandbox check`)
 
 examples:
   cwm trace examples/collatz.py --call "collatz(6)"
@@ -44,6 +57,10 @@ examples:
 
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit 2."""
+
+
+class NoSandbox(Exception):
+    """No sandbox can run programs here: reported in one line, exit 4."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,11 +108,62 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="tracer backend: settrace, monitoring (Python 3.12+), or auto (the faster available)",
+        help="tracer backend inside the sandbox: settrace, monitoring (Python 3.12+), or auto",
+    )
+    trace.add_argument(
+        "--sandbox",
+        choices=SANDBOXES,
+        default="auto",
+        help="where the program runs: docker, process (bubblewrap), none (no isolation), "
+        "or auto (docker if a daemon answers, else process); default: auto",
+    )
+    trace.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=Limits.wall_seconds,
+        metavar="SECONDS",
+        help=f"wall-clock limit of the run (default: {Limits.wall_seconds:g})",
     )
     trace.add_argument("--out", metavar="PATH", help="write the output to PATH instead of standard output")
     trace.set_defaults(handler=cmd_trace)
+
+    box = commands.add_parser(
+        "sandbox",
+        help="build the sandbox image, check which sandbox runs programs",
+        description="Manage the sandbox that runs untrusted programs.",
+    )
+    box_commands = box.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    box_commands.required = True
+    build = box_commands.add_parser(
+        "build-image",
+        help="build the Docker image of the sandbox",
+        description="Build the sandbox image: from sandbox/Dockerfile (needs a registry), or with "
+        "--offline from a Debian trixie root filesystem made by debootstrap (needs root, "
+        "debootstrap and an apt mirror). An image already present is reused unless --force.",
+    )
+    build.add_argument("--offline", action="store_true", help="build without a registry (debootstrap + docker import)")
+    build.add_argument("--tag", default=DEFAULT_IMAGE, help=f"image tag (default: {DEFAULT_IMAGE})")
+    build.add_argument("--mirror", default="http://deb.debian.org/debian", help="Debian mirror for --offline")
+    build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
+    build.set_defaults(handler=cmd_build_image)
+    check = box_commands.add_parser(
+        "check",
+        help="show the sandbox that would be used and run a self-test",
+        description="Print the backend --sandbox would use, its image and Python version, and run a self-test.",
+    )
+    check.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="the sandbox to check (default: auto)")
+    check.set_defaults(handler=cmd_sandbox_check)
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -123,28 +191,103 @@ def read_source(path: str) -> str:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def execute(program: Program, *, max_events: int, cap: int, backend: str) -> Trace:
-    """The one place a command runs a program (the sandbox will take over here)."""
-    return record(program, max_events=max_events, cap=cap, backend=backend)
+def execute(job: Job, *, sandbox: str = "auto") -> Trace:
+    """The one place a command runs a program: in the sandbox."""
+    from sandbox import Sandbox, SandboxUnavailable
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            box = Sandbox(sandbox, limits=job.limits)
+        for warning in caught:
+            print(f"cwm: warning: {warning.message}", file=sys.stderr)
+    except SandboxUnavailable as exc:
+        raise NoSandbox(str(exc)) from None
+    with box:
+        return box.run(job)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     source = read_source(args.file)
-    program = Program(id=Path(args.file).stem, source=source, entry=args.call)
-    try:
-        trace = execute(program, max_events=args.max_events, cap=args.cap, backend=args.backend)
-    except ProgramError as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
-    except ValueError as exc:  # e.g. a backend this interpreter does not have
-        raise UsageError(str(exc)) from None
+    if args.call is not None:
+        try:
+            compile(args.call, "<call>", "eval")
+        except SyntaxError as exc:
+            raise UsageError(f"the entry {args.call!r} is not a Python expression: {exc.msg}") from None
+    limits = Limits(wall_seconds=args.timeout, cpu_seconds=args.timeout, max_events=args.max_events)
+    job = Job(source, args.call, id=Path(args.file).stem, limits=limits, tracer_backend=args.backend, cap=args.cap)
+    trace = execute(job, sandbox=args.sandbox)
+    outcome = trace.outcome
+    if (
+        outcome.status == "raised"
+        and not trace.events
+        and outcome.detail.startswith(("the program does not compile", "the entry"))
+    ):
+        raise UsageError(f"{args.file}: {outcome.detail}")
+    if outcome.status == "sandbox_error":
+        raise NoSandbox(outcome.detail)
     fmt = args.format or ("pretty" if args.out is None and sys.stdout.isatty() else "json")
     write_output(trace, fmt, args.out)
-    status = trace.outcome.status
-    if status == "returned":
+    if outcome.status == "returned":
         return EXIT_RETURNED
-    if status == "raised":
-        return EXIT_RAISED
-    return EXIT_LIMIT
+    if outcome.status in LIMIT_STATUSES:
+        return EXIT_LIMIT
+    return EXIT_RAISED
+
+
+def cmd_build_image(args: argparse.Namespace) -> int:
+    from sandbox import SandboxError
+    from sandbox.image import build_from_dockerfile, build_offline, docker_client, image_exists, image_python_version
+
+    try:
+        client = docker_client()
+        if image_exists(client, args.tag) and not args.force:
+            print(f"{args.tag} is already built (Python {image_python_version(client, args.tag)}); --force rebuilds it")
+            return 0
+        if args.offline:
+            build_offline(client, args.tag, mirror=args.mirror, progress=lambda line: print(line, flush=True))
+        else:
+            build_from_dockerfile(client, args.tag)
+        print(f"built {args.tag} (Python {image_python_version(client, args.tag)})")
+    except SandboxError as exc:
+        raise NoSandbox(str(exc)) from None
+    return 0
+
+
+def cmd_sandbox_check(args: argparse.Namespace) -> int:
+    from sandbox import Job, Sandbox, SandboxUnavailable
+
+    try:
+        box = Sandbox(args.sandbox)
+    except SandboxUnavailable as exc:
+        raise NoSandbox(str(exc)) from None
+    with box:
+        info = box.describe()
+        print(f"backend: {info['backend']}")
+        print(f"image:   {info['image']}")
+        print(f"python:  {info['python']}")
+        checks = [
+            ("runs and traces a program", "def f(x):\n    return x * 2\n", "f(21)", lambda t: t.outcome.value == "42"),
+            (
+                "has no network",
+                "import socket\ndef f():\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n",
+                "f()",
+                lambda t: t.outcome.status == "raised",
+            ),
+            (
+                "stops a runaway program",
+                "def f():\n    while True:\n        pass\n",
+                "f()",
+                lambda t: t.outcome.status in ("step_limit", "timeout"),
+            ),
+        ]
+        failures = 0
+        for name, source, entry, ok in checks:
+            trace = box.run(Job(source, entry))
+            passed = ok(trace)
+            failures += not passed
+            print(f"{'ok  ' if passed else 'FAIL'} {name} ({trace.outcome.status})")
+    return 0 if failures == 0 else EXIT_NO_SANDBOX
 
 
 def write_output(trace: Trace, fmt: str, out: str | None) -> None:
@@ -187,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"cwm {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except NoSandbox as exc:
+        print(f"cwm {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_NO_SANDBOX
     except KeyboardInterrupt:
         print(f"cwm {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -33,10 +33,14 @@ from .contract import Event, Outcome, Program, Trace
 from .render import DEFAULT_CAP, Renderer
 from .settrace_backend import SettraceBackend
 
+# Bound here, not looked up in builtins at each call: a program may patch builtins.
+len, dict, zip, map, isinstance, type = len, dict, zip, map, isinstance, type  # noqa: A001
+
 PROGRAM_FILENAME = "<program>"
 ENTRY_FILENAME = "<entry>"
 DEFAULT_MAX_EVENTS = 10_000
 DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
+MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
 
 _CO_NEWLOCALS = 0x0002
@@ -155,6 +159,7 @@ class Recorder:
         max_output: int = DEFAULT_MAX_OUTPUT,
         backend: str = "auto",
         on_stop: Callable[[Trace], None] | None = None,
+        reserve: int = 0,
     ) -> None:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
@@ -174,6 +179,7 @@ class Recorder:
         self.detail = ""
         self.internal_errors: list[str] = []
         self.has_raw = False
+        self._reserve: bytearray | None = bytearray(reserve)  # released when memory runs out
         self.lost_events = [0]  # events too deep in recursion to record at all
         self._started = 0.0
 
@@ -396,7 +402,16 @@ class Recorder:
             self.depth -= 1
 
     def internal_error(self, exc: BaseException) -> None:
-        """A bug in a hook: note it and go on, never raise into the program."""
+        """A hook failed: note it and go on, never raise into the program.
+
+        Out of memory is the exception: the run stops (``memory_limit``) with
+        the first events kept, using the memory held in reserve to write them.
+        """
+        if isinstance(exc, MemoryError):
+            self._reserve = None
+            kept = min(len(self.records), MEMORY_KEEP_EVENTS)
+            del self.records[kept:]
+            self.stop("memory_limit", f"the tracer ran out of memory; the first {kept} events are kept")
         if len(self.internal_errors) < 10:
             self.internal_errors.append(f"{type(exc).__name__}: {exc}")
 

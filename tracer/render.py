@@ -23,6 +23,9 @@ from collections import deque
 from types import ModuleType
 from typing import Any
 
+# Bound here, not looked up in builtins at each call: a program may patch builtins.
+repr, len, type, set, id, map, sum = repr, len, type, set, id, map, sum  # noqa: A001
+
 DEFAULT_CAP = 200
 REPR_TIMEOUT = 0.5  # seconds a user-defined __repr__ may run
 ELLIPSIS = "..."

@@ -1,0 +1,182 @@
+"""The ``docker`` backend: fork servers in locked-down, warm containers (docker-py).
+
+Each worker is one container running ``forkserver.py`` as PID 1: no network,
+read-only root, a size-capped tmpfs for scratch, memory and swap caps, a CPU
+quota, a pids limit, user ``nobody``, every capability dropped,
+``no-new-privileges``, ``PYTHONHASHSEED`` fixed, and no host mount but the
+tracer code (read-only). Jobs go in on the container's stdin and results come
+back on its stdout, through the attach socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .errors import SandboxUnavailable
+from .image import DEFAULT_IMAGE, docker_client, image_exists
+from .worker import Worker, WorkerDied
+
+HERE = Path(__file__).resolve().parent
+TRACER_DIR = HERE.parent / "tracer"
+FORKSERVER = HERE / "forkserver.py"
+POOL_LABEL = "org.cwm.pool"
+
+
+class SocketChannel:
+    """Docker's attach socket, demultiplexed (8-byte frame headers, no tty)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._raw = bytearray()  # undecoded bytes from the socket
+        self._out = bytearray()  # stdout payload not yet returned
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise WorkerDied(f"cannot write to the container: {exc}") from None
+
+    def readline(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._out.find(b"\n")
+            if end >= 0:
+                line = bytes(self._out[: end + 1])
+                del self._out[: end + 1]
+                return line
+            self._decode()
+            if self._out.find(b"\n") >= 0:
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerDied(f"the container did not answer within {timeout:.0f}s")
+            self._sock.settimeout(left)
+            try:
+                chunk = self._sock.recv(1 << 20)
+            except TimeoutError:
+                raise WorkerDied(f"the container did not answer within {timeout:.0f}s") from None
+            except OSError as exc:
+                raise WorkerDied(f"lost the container's output: {exc}") from None
+            if not chunk:
+                raise WorkerDied("the container closed its output (it died)")
+            self._raw += chunk
+
+    def _decode(self) -> None:
+        raw = self._raw
+        while len(raw) >= 8:
+            stream, size = raw[0], struct.unpack(">I", raw[4:8])[0]
+            if len(raw) < 8 + size:
+                return
+            if stream == 1:  # stdout; stderr (2) is dropped: the server writes nothing there
+                self._out += raw[8 : 8 + size]
+            del raw[: 8 + size]
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class DockerBackend:
+    """Starts and stops fork-server containers."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        *,
+        memory_mb: int = 1024,
+        cpus: float = 1.0,
+        pids: int = 128,
+        scratch_mb: int = 64,
+        client: Any = None,
+    ) -> None:
+        self.client = client or docker_client()
+        if not image_exists(self.client, image):
+            raise SandboxUnavailable(f"the sandbox image {image} is not built: run `cwm sandbox build-image --offline`")
+        self.image = image
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+        self.pids = pids
+        self.scratch_mb = scratch_mb
+        self._containers: dict[int, Any] = {}
+        self.session = uuid.uuid4().hex[:8]
+
+    def container_options(self) -> dict[str, Any]:
+        return {
+            "command": ["python3", "-u", "/opt/cwm/forkserver.py"],
+            "stdin_open": True,
+            "tty": False,
+            "network_disabled": True,
+            "network_mode": "none",
+            "read_only": True,
+            "tmpfs": {
+                "/tmp": f"rw,nosuid,nodev,size={self.scratch_mb}m,mode=1777",
+            },
+            "shm_size": "8m",
+            "mem_limit": f"{self.memory_mb}m",
+            "memswap_limit": f"{self.memory_mb}m",  # no swap beyond the memory cap
+            "nano_cpus": int(self.cpus * 1e9),
+            "pids_limit": self.pids,
+            "user": "65534:65534",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "environment": {"PYTHONHASHSEED": "0", "PYTHONPATH": "/opt/cwm", "PYTHONDONTWRITEBYTECODE": "1"},
+            "volumes": {
+                str(TRACER_DIR): {"bind": "/opt/cwm/tracer", "mode": "ro"},
+                str(FORKSERVER): {"bind": "/opt/cwm/forkserver.py", "mode": "ro"},
+            },
+            "working_dir": "/tmp",
+            "labels": {POOL_LABEL: self.session},
+            "init": False,  # the fork server must be PID 1
+        }
+
+    def start_worker(self) -> Worker:
+        try:
+            container = self.client.containers.create(self.image, **self.container_options())
+            sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            container.start()
+        except Exception as exc:  # noqa: BLE001 - docker-py raises many kinds
+            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from None
+        raw = getattr(sock, "_sock", sock)
+        try:
+            worker = Worker(SocketChannel(raw), f"docker-{container.short_id}")
+        except WorkerDied as exc:
+            logs = _logs(container)
+            _remove(container)
+            raise SandboxUnavailable(f"the sandbox container did not start: {exc}{logs}") from None
+        self._containers[id(worker)] = container
+        return worker
+
+    def stop_worker(self, worker: Worker) -> None:
+        container = self._containers.pop(id(worker), None)
+        worker.close()
+        if container is not None:
+            _remove(container)
+
+    def close(self) -> None:
+        for container in self._containers.values():
+            _remove(container)
+        self._containers.clear()
+
+
+def _remove(container: Any) -> None:
+    try:
+        container.remove(force=True)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+
+
+def _logs(container: Any) -> str:
+    try:
+        text = container.logs(stdout=False, stderr=True, tail=20).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001
+        return ""
+    return f"\n{text}" if text else ""

@@ -1,0 +1,138 @@
+"""The ``process`` backend: fork servers under bubblewrap (or, explicitly, under nothing).
+
+bubblewrap gives each fork server a new pid, network, IPC and user namespace
+(no network at all), a read-only view of the system's ``/usr``, a private
+``/tmp``, and dies with its parent; the server runs as ``nobody`` and is PID 1
+there, so it can kill every leftover process of a job. ``none`` runs the same
+fork server as a plain child process with rlimits only: no isolation, so it is
+only used when asked for by name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import SandboxUnavailable
+from .worker import FdChannel, Worker, WorkerDied
+
+HERE = Path(__file__).resolve().parent
+TRACER_DIR = HERE.parent / "tracer"
+FORKSERVER = HERE / "forkserver.py"
+NOBODY = 65534
+
+
+def system_python() -> str:
+    """An interpreter an unprivileged user can run: the system's, else this one."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
+        if os.path.exists(candidate) and os.access(candidate, os.X_OK):
+            return os.path.realpath(candidate)
+    return sys.executable
+
+
+class ProcessBackend:
+    """Fork servers in bubblewrap sandboxes (``isolate=True``) or bare processes."""
+
+    def __init__(self, isolate: bool = True, python: str | None = None) -> None:
+        self.isolate = isolate
+        self.name = "process" if isolate else "none"
+        self.python = python or system_python()
+        if isolate:
+            self.bwrap = shutil.which("bwrap")
+            if self.bwrap is None:
+                raise SandboxUnavailable(
+                    "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, or use the docker backend"
+                )
+        else:
+            warnings.warn(
+                "sandbox 'none': programs run with rlimits only, NOT isolated from this machine",
+                stacklevel=2,
+            )
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def image(self) -> str:
+        return self.python
+
+    def command(self) -> list[str]:
+        if not self.isolate:
+            return [self.python, "-u", str(FORKSERVER)]
+        assert self.bwrap is not None
+        args = [
+            self.bwrap,
+            "--unshare-all",  # pid, net, ipc, uts, cgroup, user namespaces: no network
+            "--die-with-parent",
+            "--new-session",
+            "--as-pid-1",
+            "--ro-bind", "/usr", "/usr",
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--tmpfs", "/tmp",
+            "--dir", "/opt/cwm",
+            "--ro-bind", str(TRACER_DIR), "/opt/cwm/tracer",
+            "--ro-bind", str(FORKSERVER), "/opt/cwm/forkserver.py",
+            "--setenv", "PYTHONPATH", "/opt/cwm",
+            "--setenv", "PYTHONHASHSEED", "0",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--chdir", "/tmp",
+        ]  # fmt: skip
+        tail = ["--remount-ro", "/"]  # after every mount: nothing but /tmp is writable
+        for link in ("bin", "lib", "lib64", "sbin"):
+            target = Path("/") / link
+            if target.is_symlink():
+                args += ["--symlink", os.readlink(target), f"/{link}"]
+            elif target.is_dir():
+                args += ["--ro-bind", str(target), f"/{link}"]
+        if not self.python.startswith("/usr/"):
+            prefix = str(Path(self.python).resolve().parents[1])
+            args += ["--ro-bind", prefix, prefix]
+        return [*args, *tail, self.python, "-u", "/opt/cwm/forkserver.py"]
+
+    def start_worker(self) -> Worker:
+        env = {"PYTHONHASHSEED": "0", "PYTHONPATH": str(TRACER_DIR.parent), "PATH": "/usr/bin:/bin"}
+        kwargs: dict = {}
+        if self.isolate and os.geteuid() == 0:
+            kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+        try:
+            proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd="/",
+                **kwargs,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start the {self.name} sandbox: {exc}") from None
+        assert proc.stdin is not None and proc.stdout is not None
+        channel = FdChannel(proc.stdin.fileno(), proc.stdout.fileno())
+        try:
+            worker = Worker(channel, f"{self.name}-{proc.pid}")
+        except WorkerDied as exc:
+            proc.kill()
+            proc.wait()
+            raise SandboxUnavailable(f"the {self.name} sandbox did not start: {exc}") from None
+        self._procs[id(worker)] = proc
+        return worker
+
+    def stop_worker(self, worker: Worker) -> None:
+        proc = self._procs.pop(id(worker), None)
+        worker.close()
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+        proc.kill()
+        proc.wait()
+
+    def close(self) -> None:
+        for proc in self._procs.values():
+            proc.kill()
+            proc.wait()
+        self._procs.clear()

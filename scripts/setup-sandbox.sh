@@ -4,8 +4,8 @@
 #   2. start dockerd in the background unless a daemon already answers
 #      (log: /tmp/cwm-dockerd.log; extra flags: CWM_DOCKERD_FLAGS="--storage-driver=vfs ...");
 #   3. build the sandbox image offline (debootstrap + docker import), or reuse it.
-# Needs .venv (scripts/setup.sh). Extra arguments go to `python -m sandbox.image`,
-# e.g. `--tag`, `--mirror`, `--rebuild`.
+# Needs .venv (scripts/setup.sh). Extra arguments go to `cwm sandbox build-image`,
+# e.g. `--tag`, `--mirror`, `--force`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -78,5 +78,4 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup-sandbox: no .venv; run scripts/setup.sh first" >&2
   exit 1
 fi
-# (`python -m sandbox.image` would warn: the sandbox package imports sandbox.image itself)
-.venv/bin/python -c 'import sys; from sandbox.image import main; sys.exit(main(sys.argv[1:]))' --offline "$@"
+.venv/bin/cwm sandbox build-image --offline "$@"

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), then run the whole test suite, slow tests included.
+# Set up (scripts/setup.sh, and as root scripts/setup-sandbox.sh: Docker,
+# bubblewrap, the sandbox image), then run the whole test suite, slow and
+# Docker tests included.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow" -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/setup-sandbox.sh
+else
+  echo "test: not root, so Docker and the sandbox image are not set up here (sudo bash scripts/setup-sandbox.sh)" >&2
+fi
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -156,3 +156,22 @@ def test_cwm_sandbox_check_and_trace_use_docker() -> None:
     )
     assert traced.returncode == 0, traced.stderr
     assert '"python": "3.13' in traced.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_hung_container_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that stops answering (here: its container is frozen) costs one job a timeout."""
+    import sandbox.worker
+
+    monkeypatch.setattr(sandbox.worker, "ANSWER_MARGIN", 1.0)
+    box = open_sandbox("docker")
+    with box:
+        box.run(Job(DOUBLE, "f(1)"))
+        (container,) = box.backend._containers.values()
+        container.pause()
+        trace = box.run(Job(DOUBLE, "f(2)", id="frozen", limits=Limits(wall_seconds=1)))
+        assert trace.outcome.status == "timeout" and "hung" in trace.outcome.detail
+        assert trace.program.id == "frozen"
+        assert box.run(Job(DOUBLE, "f(3)")).outcome.value == "6"
+        assert container.id not in [c.id for c in box.backend._containers.values()]

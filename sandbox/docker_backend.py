@@ -136,6 +136,9 @@ class DockerBackend:
             "working_dir": "/tmp",
             "labels": {POOL_LABEL: self.session},
             "init": False,  # the fork server must be PID 1
+            # if this process dies, the attach socket closes, the server reads EOF and
+            # exits, and the container goes away by itself
+            "auto_remove": True,
         }
 
     def start_worker(self) -> Worker:

@@ -71,7 +71,9 @@ def main() -> None:
             reply = serve(job)
         except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
             reply = {"id": _job_id(raw), "error": f"{type(exc).__name__}: {exc}"}
-        out.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+        if not isinstance(reply, bytes):
+            reply = json.dumps(reply, ensure_ascii=False).encode("utf-8")
+        out.write(reply + b"\n")
         out.flush()
 
 
@@ -82,7 +84,7 @@ def _job_id(raw: bytes) -> Any:
         return None
 
 
-def serve(job: dict[str, Any]) -> dict[str, Any]:
+def serve(job: dict[str, Any]) -> dict[str, Any] | bytes:
     limits = {**DEFAULT_LIMITS, **(job.get("limits") or {})}
     result_r, result_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -102,9 +104,10 @@ def serve(job: dict[str, Any]) -> dict[str, Any]:
     status = _reap(pid, timed_out)
     cleanup()
     seconds = time.monotonic() - started
-    trace = _decode(result, job)
-    if trace is None:
-        trace = _failure_trace(job, status, stderr_tail, seconds, oom=_oom_kills() > oom_before)
+    if _is_own_trace(result, job):
+        # the child's JSON as it wrote it: checked, not re-encoded
+        return b'{"id": ' + json.dumps(job.get("id")).encode() + b', "trace": ' + result + b"}"
+    trace = _failure_trace(job, status, stderr_tail, seconds, oom=_oom_kills() > oom_before)
     return {"id": job.get("id"), "trace": trace}
 
 
@@ -216,22 +219,20 @@ def _oom_kills() -> int:
     return 0
 
 
-def _decode(result: bytes, job: dict[str, Any]) -> dict[str, Any] | None:
-    if not result:
-        return None
+def _is_own_trace(result: bytes, job: dict[str, Any]) -> bool:
+    """Is ``result`` one JSON trace of this job's program (fit to pass on as one line)?"""
+    if not result or b"\n" in result:
+        return False
     try:
         trace = json.loads(result)
     except ValueError:
-        return None
+        return False
     program = trace.get("program") if isinstance(trace, dict) else None
-    if (
-        not isinstance(program, dict)
-        or program.get("source") != job.get("source")
-        or program.get("entry") != job.get("entry")
-    ):
-        return None  # not this job's trace
-    program["id"] = job.get("id")
-    return trace
+    return (
+        isinstance(program, dict)
+        and program.get("source") == job.get("source")
+        and program.get("entry") == job.get("entry")
+    )
 
 
 def _failure_trace(job: dict[str, Any], how: str, stderr_tail: bytes, seconds: float, *, oom: bool) -> dict[str, Any]:

@@ -10,11 +10,13 @@ only used when asked for by name.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import SandboxUnavailable
@@ -53,6 +55,7 @@ class ProcessBackend:
                 stacklevel=2,
             )
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cwm-sandbox-starter")
 
     @property
     def image(self) -> str:
@@ -97,16 +100,20 @@ class ProcessBackend:
         kwargs: dict = {}
         if self.isolate and os.geteuid() == 0:
             kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+        popen = functools.partial(
+            subprocess.Popen,
+            self.command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd="/",
+            **kwargs,
+        )
         try:
-            proc = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                cwd="/",
-                **kwargs,
-            )
+            # bwrap --die-with-parent ties the sandbox to the *thread* that started it:
+            # start every one from this backend's own thread, which lives as long as it does
+            proc = self._starter.submit(popen).result()
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the {self.name} sandbox: {exc}") from None
         assert proc.stdin is not None and proc.stdout is not None
@@ -136,3 +143,4 @@ class ProcessBackend:
             proc.kill()
             proc.wait()
         self._procs.clear()
+        self._starter.shutdown(wait=False)

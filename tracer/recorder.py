@@ -37,6 +37,7 @@ from .settrace_backend import SettraceBackend
 len, dict, zip, map, isinstance, type = len, dict, zip, map, isinstance, type  # noqa: A001
 
 PROGRAM_FILENAME = "<program>"
+PYTHON_VERSION = platform.python_version()  # once: a forked child would redo its regex work
 ENTRY_FILENAME = "<entry>"
 DEFAULT_MAX_EVENTS = 10_000
 DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
@@ -179,7 +180,8 @@ class Recorder:
         self.detail = ""
         self.internal_errors: list[str] = []
         self.has_raw = False
-        self._reserve: bytearray | None = bytearray(reserve)  # released when memory runs out
+        # released when memory runs out; bytes() is calloc'd, so holding it costs no writes
+        self._reserve: bytes | None = bytes(reserve)
         self.lost_events = [0]  # events too deep in recursion to record at all
         self._started = 0.0
 
@@ -281,7 +283,7 @@ class Recorder:
         if self.internal_errors:
             detail = (detail + "; " if detail else "") + "tracer errors: " + "; ".join(self.internal_errors[:3])
         outcome = Outcome(self.status or "returned", value, stdout, stderr, len(events), round(seconds, 6), detail)
-        program = Program(self.program.id, self.program.source, self.program.entry, platform.python_version())
+        program = Program(self.program.id, self.program.source, self.program.entry, PYTHON_VERSION)
         return Trace(program, events, outcome)
 
     def stop(self, status: str, detail: str) -> None:

@@ -3,4 +3,6 @@
 - ``python -m benchmarks.tracer_speed``: the tracer's speed on every CRUXEval
   sample and on a loop-heavy program, against untraced execution, a naive
   ``sys.settrace`` tracer and PySnooper (see that module's docstring).
+- ``python -m benchmarks.sandbox_speed``: jobs per second through the sandbox
+  pool against one container per job, latency and memory per container.
 """

@@ -14,7 +14,7 @@ forks one fresh process per job.
 from .errors import SandboxError, SandboxUnavailable
 from .image import DEFAULT_IMAGE
 from .job import Job, Limits
-from .pool import BACKENDS, Sandbox, open_backend, run
+from .pool import BACKENDS, Sandbox, map, open_backend, run  # noqa: A004
 
 __all__ = [
     "BACKENDS",
@@ -24,6 +24,7 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "SandboxUnavailable",
+    "map",
     "open_backend",
     "run",
 ]

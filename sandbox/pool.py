@@ -203,6 +203,14 @@ class _progress:
         self.bar.stop()
 
 
+def map(  # noqa: A001 - sandbox.map, as the issue and the README name it
+    jobs: Iterable[Job], *, workers: int = 1, backend: str = "auto", progress: bool = False
+) -> Iterator[tuple[str, Trace]]:
+    """Run jobs in a fresh pool of ``workers`` sandboxes; yield ``(job id, trace)`` as each finishes."""
+    with Sandbox(backend, workers=workers) as box:
+        yield from box.map(jobs, progress=progress)
+
+
 def run(job: Job, *, backend: str = "auto") -> Trace:
     """Run one job in a fresh sandbox (for many jobs keep a :class:`Sandbox` open)."""
     with warnings.catch_warnings():

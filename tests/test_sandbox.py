@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -175,3 +176,29 @@ def test_a_hung_container_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
         assert trace.program.id == "frozen"
         assert box.run(Job(DOUBLE, "f(3)")).outcome.value == "6"
         assert container.id not in [c.id for c in box.backend._containers.values()]
+
+
+def test_module_level_map_and_run() -> None:
+    import sandbox
+
+    jobs = [Job(DOUBLE, f"f({i})", id=f"m{i}") for i in range(5)]
+    results = dict(
+        sandbox.map(jobs, workers=2, backend="process" if not os.environ.get("CWM_TEST_DOCKER") else "docker")
+    )
+    assert {k: t.outcome.value for k, t in results.items()} == {f"m{i}": str(2 * i) for i in range(5)}
+    assert sandbox.run(Job(DOUBLE, "f(4)"), backend="process").outcome.value == "8"
+
+
+def test_auto_says_how_to_get_a_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from sandbox import SandboxUnavailable
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    with pytest.raises(SandboxUnavailable) as info:
+        open_backend("auto")
+    message = str(info.value)
+    assert (
+        "build-image --offline" in message and "apt-get install bubblewrap" in message and "--sandbox none" in message
+    )

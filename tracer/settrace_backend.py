@@ -59,7 +59,17 @@ class SettraceBackend:
                     lineno = frame.f_lineno
                     records.append(("line", lineno, text[lineno], info.name, rec.depth, state, None, printed))
                 elif event == "return":
-                    ret(frame, arg, arg is None and is_unwinding(frame))
+                    if len(records) >= max_events or arg is None:
+                        ret(frame, arg, arg is None and is_unwinding(frame))
+                    else:  # Recorder.ret, inlined
+                        printed = None
+                        if out:
+                            printed = "".join(out)
+                            out.clear()
+                        lineno = frame.f_lineno
+                        name = codes[frame.f_code].name
+                        records.append(("return", lineno, text[lineno], name, rec.depth, None, render(arg), printed))
+                        rec.depth -= 1
                 elif event == "exception":
                     exception(frame, arg[1])
             except RecursionError:
@@ -79,10 +89,23 @@ class SettraceBackend:
             return local_trace
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
-            if frame.f_code not in codes:
+            info = codes.get(frame.f_code)
+            if info is None:
                 return None
             try:
-                call(frame)
+                # Recorder.call, inlined
+                if len(records) >= max_events or info.filtered:
+                    call(frame)
+                else:
+                    names = frame.f_locals
+                    state = dict(zip(names.keys(), map(render, names.values()), strict=True))
+                    printed = None
+                    if out:
+                        printed = "".join(out)
+                        out.clear()
+                    depth = rec.depth = rec.depth + 1
+                    line_no = info.call_line
+                    records.append(("call", line_no, text[line_no], info.name, depth, state, None, printed))
             except RecursionError:
                 try:
                     raw_event("call", frame, 0)

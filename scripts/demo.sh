@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh, and as root scripts/setup-sandbox.sh: Docker,
-# bubblewrap and the sandbox image), then run cwm's main job on its default
-# configuration: trace the shipped example program in the sandbox, show it step
-# by step and write its trace as JSON and in CWM format under out/.
+# cwm's main job on its default configuration, from a fresh machine:
+#   1. set up (scripts/setup.sh; as root also scripts/setup-sandbox.sh: Docker,
+#      bubblewrap and the sandbox image, built offline);
+#   2. trace one example program in the sandbox and show it step by step;
+#   3. build a trace dataset from sources that need no network: HumanEval's
+#      bundled data and a directory of pure modules of the interpreter's own
+#      standard library (plus CRUXEval when ../shared/data/cruxeval.jsonl
+#      exists), in the default sandbox, ending with its stats and its path.
+# Run it again to continue an interrupted build. Output: out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +17,18 @@ fi
 .venv/bin/cwm sandbox check
 mkdir -p out
 .venv/bin/cwm trace examples/collatz.py --call "collatz(6)" --format pretty
-.venv/bin/cwm trace examples/collatz.py --call "collatz(6)" --format json --out out/collatz.trace.json
 .venv/bin/cwm trace examples/collatz.py --call "collatz(6)" --format cwm --out out/collatz.cwm.txt
-echo "demo: wrote out/collatz.trace.json and out/collatz.cwm.txt"
+
+# a few pure standard-library modules, copied so the dataset does not depend on where Python lives
+modules=out/stdlib-modules
+mkdir -p "$modules"
+.venv/bin/python - "$modules" <<'PY'
+import importlib, shutil, sys
+for name in ("textwrap", "fractions", "colorsys", "bisect", "heapq", "statistics", "graphlib", "difflib"):
+    shutil.copy(importlib.import_module(name).__file__, sys.argv[1])
+PY
+sources=(--source humaneval --source "dir=$modules")
+if [ -f ../shared/data/cruxeval.jsonl ]; then
+  sources+=(--source cruxeval=../shared/data/cruxeval.jsonl)
+fi
+.venv/bin/cwm dataset build "${sources[@]}" --out out/traces --workers 3

@@ -17,5 +17,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,data]'
 echo "setup: ready ($(.venv/bin/python --version), cwm in .venv/bin/cwm)"

@@ -1,1 +1,1 @@
-"""training (placeholder until its issue lands)."""
+"""training: trace datasets, tokenized examples, LoRA fine-tuning (dataset building so far)."""

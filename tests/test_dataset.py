@@ -1,0 +1,166 @@
+"""`cwm dataset build/merge/stats/show` end to end, in the real sandbox, with real kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from training.dataset_build import SETTINGS_FILE, split_of
+from training.dataset_stats import read_rows
+from training.trace_table import row_trace
+
+from .sandbox_support import open_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+CRUXEVAL = ROOT.parent / "shared" / "data" / "cruxeval.jsonl"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def a_sandbox_runs() -> None:
+    open_sandbox("process").close()  # skips (fails in CI) where no sandbox can run
+
+
+def cwm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    """40 programs over 8 functions, one exact duplicate, one bad line."""
+    path = tmp_path / "mine.jsonl"
+    lines = []
+    for i in range(40):
+        body = f"def f(x):\n    y = x + {i % 8}\n    return y * 2\n"
+        lines.append(json.dumps({"source": body, "entry": f"f({i})"}))
+    lines.append(lines[3])  # an exact duplicate
+    lines.append("{not json")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_build_writes_a_loadable_dataset(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = cwm(
+        "dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress", "--sandbox", "process"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "40 traces" in result.stdout and str(out) in result.stdout  # ends with the stats table and the path
+    loaded = datasets.load_dataset("parquet", data_dir=str(out))
+    rows = [row for split in loaded.values() for row in split]
+    assert len(rows) == 40, "the duplicate is dropped, the bad line skipped"
+    assert len({row["id"] for row in rows}) == 40
+    by_function: dict[str, set[str]] = {}
+    for split, part in loaded.items():
+        for row in part:
+            assert row["split"] == split == split_of(row["split_key"])
+            by_function.setdefault(row["program"]["source"], set()).add(split)
+            trace = row_trace(row)
+            assert trace.outcome.status == "returned"
+            assert trace.outcome.value == str(
+                (int(trace.program.entry[2:-1]) + int(trace.program.source.split("+ ")[1][0])) * 2
+            )
+    assert all(len(splits) == 1 for splits in by_function.values()), "one function, one split"
+    card = (out / "README.md").read_text()
+    assert "traces: 40" in card and "jsonl:mine" in card and "exact duplicates | 1" in card and "bad JSON" in card
+
+
+def test_stats_and_show(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress").returncode == 0
+    stats = cwm("dataset", "stats", str(out), "--json")
+    figures = json.loads(stats.stdout)
+    assert figures["traces"] == 40 and figures["by_outcome"] == {"returned": 40}
+    assert figures["events"]["p50"] == 4 and sum(figures["by_split"].values()) == 40
+    some_id = read_rows(out, columns=["id"])[0]["id"]
+    shown = cwm("dataset", "show", str(out), some_id, "--format", "cwm")
+    assert shown.returncode == 0 and shown.stdout.startswith("<|trace_context_start|>def f(x):  # << START_OF_TRACE")
+    missing = cwm("dataset", "show", str(out), "no-such-id")
+    assert missing.returncode == 2 and "no trace 'no-such-id'" in missing.stderr
+
+
+def test_bad_input_is_one_clear_line(records: Path, tmp_path: Path) -> None:
+    cases = [
+        (["--source", "nosuch=1"], "unknown source 'nosuch'"),
+        (["--source", f"jsonl={tmp_path / 'missing.jsonl'}"], "missing.jsonl"),
+        (["--source", f"dir={tmp_path / 'nowhere'}"], "nowhere"),
+        (["--source", f"jsonl={records}", "--shard", "3/2"], "--shard 3/2"),
+    ]
+    for extra, message in cases:
+        result = cwm("dataset", "build", *extra, "--out", str(tmp_path / "o"), "--no-progress")
+        assert result.returncode == 2, (extra, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    not_ours = tmp_path / "not-ours"
+    not_ours.mkdir()
+    (not_ours / "file.txt").write_text("mine")
+    result = cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(not_ours), "--no-progress")
+    assert result.returncode == 2 and "not a cwm dataset directory" in result.stderr
+
+
+def test_other_settings_are_refused(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress").returncode == 0
+    again = cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--max-events", "7")
+    assert again.returncode == 2 and "other settings: max_events 10000 (asked now: 7)" in again.stderr
+    same = cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress")
+    assert same.returncode == 0 and "traced 0 programs" in same.stdout and "40 already done" in same.stdout
+
+
+def test_shards_merge_into_the_whole(records: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(whole), "--no-progress").returncode == 0
+    parts = []
+    for i in range(3):
+        part = tmp_path / f"part{i}"
+        result = cwm(
+            "dataset", "build", "--source", f"jsonl={records}", "--out", str(part), "--shard", f"{i}/3", "--no-progress"
+        )
+        assert result.returncode == 0, result.stderr
+        parts.append(str(part))
+    sizes = [len(read_rows(p, columns=["id"])) for p in parts]
+    assert sum(sizes) == 40 and all(sizes), "disjoint shards that cover everything"
+    merged = tmp_path / "merged"
+    result = cwm("dataset", "merge", *parts, "--out", str(merged))
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["id"] for r in read_rows(merged, columns=["id"])) == sorted(
+        r["id"] for r in read_rows(whole, columns=["id"])
+    )
+    clash = cwm("dataset", "merge", parts[0], str(whole), "--out", str(tmp_path / "bad"))
+    assert clash.returncode == 2 and "other settings" in clash.stderr
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "sigint"])
+def test_a_killed_build_resumes_without_loss_or_duplicates(tmp_path: Path, how: signal.Signals) -> None:
+    if not CRUXEVAL.exists():
+        pytest.skip("../shared/data/cruxeval.jsonl is absent")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cwm", "dataset", "build", "--source", f"cruxeval={CRUXEVAL}", "--out", str(out)]
+    command += ["--no-progress", "--part-size", "40", "--workers", "2"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    parts_dir = out / ".cwm" / "parts"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(parts_dir.glob("part-*.parquet"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, how)  # the whole process group, sandboxes included
+    proc.communicate(timeout=60)
+    saved = sum(pq.read_metadata(p).num_rows for p in parts_dir.glob("part-*.parquet"))
+    assert 0 < saved < 800, f"killed midway: {saved} traces saved"
+    assert (out / SETTINGS_FILE).exists() and not (out / "data").exists()
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert f"{saved} already done" in again.stdout
+    ids = [row["id"] for row in read_rows(out, columns=["id"])]
+    assert len(ids) == len(set(ids)) == 800
+    assert not list(out.rglob("*.tmp")), "no half-written files left"

@@ -1,0 +1,62 @@
+"""What every program source yields: programs to trace, or why one was skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SourceProgram:
+    """One program to trace: run ``source``, then call ``entry`` (``None``: a script).
+
+    ``id`` is stable across runs and unique within its origin (``origin/...``).
+    ``function`` is the source of the function under test: programs that test
+    the same function share it, and the train/validation/test split is a hash
+    of it (normalized), so one function never lands in two splits.
+    """
+
+    id: str
+    source: str
+    entry: str | None
+    origin: str  # the source's name: "cruxeval", "humaneval", "dir:textwrap", "jsonl:mine"
+    function: str = ""
+
+    @property
+    def split_key(self) -> str:
+        """Hash of the normalized function source (whitespace and comments ignored)."""
+        return hashlib.sha256(normalize_source(self.function or self.source).encode()).hexdigest()
+
+    @property
+    def content_key(self) -> str:
+        """Hash of what runs (source + entry): equal keys are exact duplicates."""
+        return hashlib.sha256(f"{self.source}\0{self.entry}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A program a source could not turn into a job, and why (counted, never fatal)."""
+
+    id: str
+    origin: str
+    reason: str  # short and countable: "syntax error", "uses os", "no inputs", ...
+
+
+class ProgramSource(Protocol):
+    """A source of programs: CRUXEval, HumanEval, a directory of code, a JSONL file."""
+
+    name: str
+
+    def programs(self) -> Iterator[SourceProgram | Skip]: ...
+
+
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def normalize_source(source: str) -> str:
+    """Source with comments, blank lines and trailing spaces removed (for hashing)."""
+    lines = (_COMMENT.sub("", line).rstrip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line.strip())

@@ -107,6 +107,7 @@ class DockerBackend:
         self.pids = pids
         self.scratch_mb = scratch_mb
         self._containers: dict[int, Any] = {}
+        self.closed = False
         self.session = uuid.uuid4().hex[:8]
 
     def container_options(self) -> dict[str, Any]:
@@ -142,6 +143,8 @@ class DockerBackend:
         }
 
     def start_worker(self) -> Worker:
+        if self.closed:
+            raise SandboxUnavailable("the sandbox is closed")
         try:
             container = self.client.containers.create(self.image, **self.container_options())
             sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -165,9 +168,10 @@ class DockerBackend:
             _remove(container)
 
     def close(self) -> None:
-        for container in self._containers.values():
+        self.closed = True
+        while self._containers:
+            _, container = self._containers.popitem()
             _remove(container)
-        self._containers.clear()
 
 
 def _remove(container: Any) -> None:

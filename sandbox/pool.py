@@ -140,8 +140,10 @@ class Sandbox:
         for _ in range(self.workers):
             todo.put(None)
 
+        stopping = threading.Event()
+
         def work() -> None:
-            while (job := todo.get()) is not None:
+            while not stopping.is_set() and (job := todo.get()) is not None:
                 done.put((job.id, self.run(job)))
 
         threads = [threading.Thread(target=work, daemon=True) for _ in range(min(self.workers, max(total, 1)))]
@@ -154,11 +156,14 @@ class Sandbox:
                 if bar is not None:
                     bar.advance(item[1].outcome.status)
                 yield item
-        finally:
+        finally:  # also when the caller stops early: let the threads finish their job and go
+            stopping.set()
             if bar is not None:
                 bar.close()
+            for _ in threads:
+                todo.put(None)
             for thread in threads:
-                thread.join(timeout=0.1)
+                thread.join(timeout=self.limits.wall_seconds + 15)
 
     def close(self) -> None:
         while True:

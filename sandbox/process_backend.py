@@ -55,6 +55,7 @@ class ProcessBackend:
                 stacklevel=2,
             )
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.closed = False
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cwm-sandbox-starter")
 
     @property
@@ -96,6 +97,8 @@ class ProcessBackend:
         return [*args, *tail, self.python, "-u", "/opt/cwm/forkserver.py"]
 
     def start_worker(self) -> Worker:
+        if self.closed:
+            raise SandboxUnavailable("the sandbox is closed")
         env = {"PYTHONHASHSEED": "0", "PYTHONPATH": str(TRACER_DIR.parent), "PATH": "/usr/bin:/bin"}
         kwargs: dict = {}
         if self.isolate and os.geteuid() == 0:
@@ -139,8 +142,9 @@ class ProcessBackend:
         proc.wait()
 
     def close(self) -> None:
-        for proc in self._procs.values():
+        self.closed = True
+        while self._procs:
+            _, proc = self._procs.popitem()
             proc.kill()
             proc.wait()
-        self._procs.clear()
         self._starter.shutdown(wait=False)

@@ -164,3 +164,47 @@ def test_a_killed_build_resumes_without_loss_or_duplicates(tmp_path: Path, how: 
     ids = [row["id"] for row in read_rows(out, columns=["id"])]
     assert len(ids) == len(set(ids)) == 800
     assert not list(out.rglob("*.tmp")), "no half-written files left"
+
+
+def test_the_readme_pipeline_end_to_end(tmp_path: Path) -> None:
+    """HumanEval + a directory of real standard-library code (+ CRUXEval when present), in the sandbox."""
+    import bisect
+    import colorsys
+    import shutil
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    for module in (bisect, colorsys):
+        shutil.copy(module.__file__, modules)
+    sources = ["--source", "humaneval", "--source", f"dir={modules}"]
+    if CRUXEVAL.exists():
+        sources += ["--source", f"cruxeval={CRUXEVAL}"]
+    out = tmp_path / "traces"
+    result = cwm("dataset", "build", *sources, "--out", str(out), "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith(f"dataset: {out}")
+    figures = json.loads(cwm("dataset", "stats", str(out), "--json").stdout)
+    assert figures["by_source"]["humaneval"] > 1000 and figures["by_source"][f"dir:{modules.name}"] > 20
+    if CRUXEVAL.exists():
+        assert figures["by_source"]["cruxeval"] == 800
+    assert figures["by_outcome"]["returned"] > 0.9 * figures["traces"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_disk_is_a_clear_error_and_damages_nothing(tmp_path: Path) -> None:
+    if not CRUXEVAL.exists():
+        pytest.skip("../shared/data/cruxeval.jsonl is absent")
+    disk = tmp_path / "small"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(disk)], check=True)
+    try:
+        out = disk / "traces"
+        result = cwm("dataset", "build", "--source", f"cruxeval={CRUXEVAL}", "--out", str(out), "--no-progress")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "the disk is full" in result.stderr and "Traceback" not in result.stderr
+        assert json.loads((out / SETTINGS_FILE).read_text())["sources"] == [f"cruxeval={CRUXEVAL}"]
+        assert not list(out.rglob("*.tmp")), "no half-written file left behind"
+        for part in (out / ".cwm" / "parts").glob("part-*.parquet"):
+            pq.read_metadata(part)  # every part that exists is whole
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sandbox import Job, Limits, Sandbox
 from tracer import Trace
 
 from .sources import ProgramSource, Skip, SourceProgram
-from .trace_table import SCHEMA, table, trace_row
+from .trace_table import SCHEMA, TraceBatch
 
 SPLITS = ("train", "validation", "test")
 STATE = ".cwm"
@@ -186,7 +187,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_table_atomic(path: Path, data: pa.Table) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        pq.write_table(data, tmp, compression="zstd")
+        pq.write_table(data, tmp)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -241,7 +242,7 @@ def build(
     pending = list(_pending(sources, settings, report, done_ids, done_content))
     jobs = {f"p{n}": (program, split) for n, (program, split) in enumerate(pending)}
     limits = settings.limits()
-    rows: list[dict[str, Any]] = []
+    rows = TraceBatch()
     last_flush = time.monotonic()
     if on_progress is not None:
         on_progress(report, len(pending))
@@ -251,7 +252,7 @@ def build(
                 stream = box.map(Job(p.source, p.entry, id=job_id, limits=limits) for job_id, (p, _) in jobs.items())
                 for job_id, trace in stream:
                     program, split = jobs[job_id]
-                    rows.append(trace_row(program, split, _named(trace, program)))
+                    rows.add(program, split, _named(trace, program))
                     report.outcomes[trace.outcome.status] += 1
                     report.traced += 1
                     if on_progress is not None:
@@ -305,44 +306,48 @@ def _pending(
             yield item, split_of(item.split_key, settings.split_percent)
 
 
-def _flush(out: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
+def _flush(out: Path, rows: TraceBatch) -> None:
+    if not len(rows):
         return
     name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:6]}.parquet"
-    write_table_atomic(out / PARTS / name, table(rows))
+    write_table_atomic(out / PARTS / name, rows.to_table())
     rows.clear()
 
 
 # -- finishing ---------------------------------------------------------------------------
 def finalize(out: Path) -> dict[str, int]:
-    """Write the split files and the card from the parts (idempotent)."""
+    """Write the split files and the card from the parts (idempotent; all in Arrow)."""
     parts = [pq.read_table(path) for path in part_files(out)]
     everything = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
-    rows = _unique(everything.to_pylist())
+    everything = _unique(everything)
     (out / DATA).mkdir(exist_ok=True)
     counts = {}
     for split in SPLITS:
-        chosen = sorted((row for row in rows if row["split"] == split), key=lambda row: row["id"])
+        chosen = everything.filter(pc.equal(everything["split"], split)).sort_by("id")
         path = out / DATA / f"{split}-00000-of-00001.parquet"
-        if chosen:
-            write_table_atomic(path, table(chosen))
+        if chosen.num_rows:
+            write_table_atomic(path, chosen)
         else:  # datasets cannot read an empty Parquet file: an empty split has none
             path.unlink(missing_ok=True)
-        counts[split] = len(chosen)
+        counts[split] = chosen.num_rows
     settings = json.loads((out / SETTINGS_FILE).read_text())
     report = json.loads((out / REPORT_FILE).read_text()) if (out / REPORT_FILE).exists() else {}
-    write_atomic(out / "README.md", dataset_card(rows, counts, settings, report).encode())
+    summary = {
+        "origins": Counter(everything["origin"].to_pylist()),
+        "statuses": Counter(pc.struct_field(everything["outcome"], "status").to_pylist()),
+        "pythons": sorted(set(pc.struct_field(everything["program"], "python").to_pylist()) - {None, ""}),
+    }
+    write_atomic(out / "README.md", dataset_card(everything.num_rows, summary, counts, settings, report).encode())
     return counts
 
 
-def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[str] = set()
-    unique = []
-    for row in rows:
-        if row["content_key"] not in seen:
-            seen.add(row["content_key"])
-            unique.append(row)
-    return unique
+def _unique(data: pa.Table) -> pa.Table:
+    """The first row of each content key."""
+    keys = data["content_key"].to_pylist()
+    seen: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        seen.setdefault(key, index)
+    return data if len(seen) == len(keys) else data.take(sorted(seen.values()))
 
 
 def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> dict[str, int]:
@@ -389,11 +394,9 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
 
 
 def dataset_card(
-    rows: list[dict[str, Any]], counts: dict[str, int], settings: dict[str, Any], report: dict[str, Any]
+    total: int, summary: dict[str, Any], counts: dict[str, int], settings: dict[str, Any], report: dict[str, Any]
 ) -> str:
-    by_origin = Counter(row["origin"] for row in rows)
-    by_status = Counter(row["outcome"]["status"] for row in rows)
-    pythons = sorted({row["program"]["python"] for row in rows if row["program"]["python"]})
+    by_origin, by_status, pythons = summary["origins"], summary["statuses"], summary["pythons"]
     lines = [
         "---",
         "configs:",
@@ -415,7 +418,7 @@ def dataset_card(
         '`datasets.load_dataset("parquet", data_dir=...)`; `training.trace_table.row_trace`',
         "turns a row back into a `tracer.Trace` (then `tracer.render_cwm` gives the CWM text).",
         "",
-        f"- traces: {len(rows)} ({', '.join(f'{s} {counts.get(s, 0)}' for s in SPLITS)})",
+        f"- traces: {total} ({', '.join(f'{s} {counts.get(s, 0)}' for s in SPLITS)})",
         f"- Python: {', '.join(pythons) or 'n/a'}",
         f"- limits: max_events {settings['max_events']}, wall {settings['wall_seconds']} s, "
         f"memory {settings['memory_mb']} MiB",

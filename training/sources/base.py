@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 
@@ -25,12 +26,12 @@ class SourceProgram:
     origin: str  # the source's name: "cruxeval", "humaneval", "dir:textwrap", "jsonl:mine"
     function: str = ""
 
-    @property
+    @cached_property
     def split_key(self) -> str:
         """Hash of the normalized function source (whitespace and comments ignored)."""
         return hashlib.sha256(normalize_source(self.function or self.source).encode()).hexdigest()
 
-    @property
+    @cached_property
     def content_key(self) -> str:
         """Hash of what runs (source + entry): equal keys are exact duplicates."""
         return hashlib.sha256(f"{self.source}\0{self.entry}".encode()).hexdigest()

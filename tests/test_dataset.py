@@ -208,3 +208,30 @@ def test_a_full_disk_is_a_clear_error_and_damages_nothing(tmp_path: Path) -> Non
             pq.read_metadata(part)  # every part that exists is whole
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_token_length_percentiles_with_a_local_tokenizer(records: Path, tmp_path: Path) -> None:
+    """A tokenizer trained here (no download), saved as a Hugging Face folder, read by `stats --tokenizer`."""
+    tokenizers = pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    from tracer import SPECIAL_TOKENS, render_cwm
+
+    out = tmp_path / "out"
+    assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress").returncode == 0
+    corpus = [render_cwm(row_trace(row)) for row in read_rows(out)]
+    model = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token="<unk>"))
+    model.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", *SPECIAL_TOKENS])
+    model.train_from_iterator(corpus, trainer)
+    folder = tmp_path / "tok"
+    transformers.PreTrainedTokenizerFast(tokenizer_object=model, unk_token="<unk>").save_pretrained(folder)
+
+    result = cwm("dataset", "stats", str(out), "--tokenizer", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    tokens = json.loads(result.stdout)["tokens"]
+    count = transformers.AutoTokenizer.from_pretrained(folder)
+    lengths = sorted(len(count(text, add_special_tokens=False)["input_ids"]) for text in corpus)
+    assert tokens["max"] == lengths[-1] and tokens["p50"] == lengths[len(lengths) // 2]
+    assert 0 < tokens["p50"] <= tokens["p90"] <= tokens["max"]
+    missing = cwm("dataset", "stats", str(out), "--tokenizer", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "cannot load the tokenizer" in missing.stderr

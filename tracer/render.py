@@ -73,9 +73,8 @@ class Renderer:
         slow = self._render
         flat_items = _FLAT_ITEMS
         int_bits = _INT_DIGITS_SAFE
-        # 3.10 has no limit on int-to-str conversion, so it checks each int's size
-        numbers = _FLAT_TYPES if hasattr(sys, "get_int_max_str_digits") else frozenset()
-        just_str = {str}
+        budget = 8 * cap  # characters of flat strings that C repr may render before the cut
+        c_safe = _c_safe
 
         def render(value: Any) -> str:
             # fast paths: C repr where its length is bounded by what we can see
@@ -86,18 +85,17 @@ class Renderer:
             elif t is int:
                 if value.bit_length() > int_bits:
                     return slow(value, cap, set())
-            elif t is list or t is tuple:
-                if len(value) > flat_items:
+            elif t is list or t is tuple or t is dict:
+                # flat containers (strings and numbers of bounded total size) go to C repr,
+                # which then builds a string of a few KB at most; an int too long for str
+                # raises ValueError there
+                if len(value) > flat_items or not (
+                    c_safe(value, budget) if t is not dict else c_safe(value, budget) and c_safe(value.values(), budget)
+                ):
                     return slow(value, cap, set())
-                kinds = set(map(type, value))
-                # only numbers: C repr is safe (an int too long for str raises, see below);
-                # only strings: safe when their total length is bounded
-                if not (kinds <= numbers or (kinds == just_str and sum(map(len, value)) <= cap)):
-                    if not _is_flat(value, cap):
-                        return slow(value, cap, set())
                 try:
                     text = repr(value)
-                except ValueError:  # an int past CPython's str limit
+                except ValueError:
                     return slow(value, cap, set())
                 return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
             else:
@@ -230,18 +228,36 @@ class Renderer:
         return stable
 
 
-_FLAT_ITEMS = 32  # containers up to this size may go straight to C repr
-_FLAT_TYPES = frozenset((int, float, bool, type(None)))
+_FLAT_ITEMS = 64  # containers up to this size may go straight to C repr
+_NUMBERS = frozenset((int, float, bool, type(None)))
+# 3.10 has no limit on int-to-str conversion: there every int's size is checked
+_SAFE_NUMBERS = _NUMBERS if hasattr(sys, "get_int_max_str_digits") else frozenset()
+_JUST_STR = frozenset((str,))
 
 
-def _is_flat(items: Any, cap: int) -> bool:
-    """Only short strings and modest numbers: C ``repr`` of these is small and safe."""
+def _c_safe(items: Any, budget: int) -> bool:
+    """Numbers only, or strings of bounded total length: C ``repr`` of them is small.
+
+    Those two checks run in C (``set(map(type, ...))``); mixed items take a loop.
+    """
+    kinds = set(map(type, items))
+    if kinds <= _SAFE_NUMBERS:
+        return True
+    if kinds == _JUST_STR:
+        return sum(map(len, items)) <= budget
+    return _is_flat(items, budget)
+
+
+def _is_flat(items: Any, budget: int) -> bool:
+    """Only strings (of bounded total length) and modest numbers."""
+    size = 0
     for item in items:
         t = type(item)
         if t is str:
-            if len(item) > cap:
+            size += len(item)
+            if size > budget:
                 return False
-        elif t not in _FLAT_TYPES or (t is int and item.bit_length() > 256):
+        elif t not in _NUMBERS or (t is int and item.bit_length() > 256):
             return False
     return True
 

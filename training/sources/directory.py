@@ -29,10 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from .base import Skip, SourceProgram
 from .errors import SourceError
+from .syntax import parser as _parser
+from .syntax import text as _text
+from .syntax import walk as _walk
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
-    from tree_sitter import Node, Parser
+    from tree_sitter import Node
 
 # Modules whose use means a function touches the outside world (files, the
 # process, the network, the clock, randomness, threads): such functions are skipped.
@@ -65,24 +68,6 @@ _TARGET_CONTAINERS = frozenset(  # what an assignment target can be made of, aro
 
 
 # --- tree-sitter ---------------------------------------------------------------------------------
-
-_PARSER: Parser | None = None
-
-
-def _parser() -> Parser:
-    global _PARSER
-    if _PARSER is None:
-        try:
-            import tree_sitter_python
-            from tree_sitter import Language, Parser
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise SourceError("reading a directory needs tree-sitter: pip install 'cwm[data]'") from exc
-        _PARSER = Parser(Language(tree_sitter_python.language()))
-    return _PARSER
-
-
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8")
 
 
 # --- scopes: which names a piece of code binds and which it reads from outside ---------------------
@@ -708,14 +693,6 @@ _NAME_HINTS = {
     **dict.fromkeys("words lines strings names".split(), "list[str]"),
 }
 _PREFERENCE = ("bytes", "str", "list[int]", "list[str]", "dict[str, int]", "float", "int")
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def _string_kind(node: Node) -> str:

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .base import Skip, SourceProgram
 from .errors import SourceError
 from .jsonl import check_file, read_records
+from .syntax import parser as _parser
+from .syntax import text as _text
+from .syntax import walk as _walk
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser
+    from tree_sitter import Node
 
 _COMPREHENSIONS = frozenset(
     {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
@@ -48,32 +50,6 @@ _COMPOUND = frozenset(
     }
 )
 _BUILTINS = frozenset(dir(builtins))
-
-
-@cache
-def _parser() -> Parser:
-    """A Python parser (tree-sitter is imported here: it is an optional dependency)."""
-    try:
-        import tree_sitter_python
-        from tree_sitter import Language, Parser
-    except ImportError as exc:
-        raise SourceError(
-            "reading HumanEval tests needs tree-sitter and tree-sitter-python (pip install 'cwm[data]')"
-        ) from exc
-    return Parser(Language(tree_sitter_python.language()))
-
-
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8")
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    """``node`` and all its descendants, in source order."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
 
 
 def _target_names(node: Node) -> set[str]:

@@ -13,6 +13,21 @@ from tracer import Trace
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def a_sandbox_runs() -> None:
+    """`cwm trace` runs programs in the default sandbox: skip (fail in CI) where none can run."""
+    import os
+
+    from sandbox import SandboxUnavailable, open_backend
+
+    try:
+        open_backend("auto").close()
+    except SandboxUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"no sandbox in CI: {exc}")
+        pytest.skip(f"no sandbox here: {exc}")
+
+
 def cwm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=cwd, timeout=60)
 

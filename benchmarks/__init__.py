@@ -5,4 +5,6 @@
   ``sys.settrace`` tracer and PySnooper (see that module's docstring).
 - ``python -m benchmarks.sandbox_speed``: jobs per second through the sandbox
   pool against one container per job, latency and memory per container.
+- ``python -m benchmarks.dataset_speed``: programs per second of ``cwm dataset
+  build`` against the sandbox alone, and the share of time spent outside it.
 """

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import SandboxUnavailable
 from .image import DEFAULT_IMAGE, docker_client, image_exists
-from .worker import Worker, WorkerDied
+from .worker import LineChannel, Worker, WorkerDied
 
 HERE = Path(__file__).resolve().parent
 TRACER_DIR = HERE.parent / "tracer"
@@ -27,13 +27,13 @@ FORKSERVER = HERE / "forkserver.py"
 POOL_LABEL = "org.cwm.pool"
 
 
-class SocketChannel:
+class SocketChannel(LineChannel):
     """Docker's attach socket, demultiplexed (8-byte frame headers, no tty)."""
 
     def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
         self._sock = sock
         self._raw = bytearray()  # undecoded bytes from the socket
-        self._out = bytearray()  # stdout payload not yet returned
 
     def send(self, data: bytes) -> None:
         try:
@@ -41,40 +41,39 @@ class SocketChannel:
         except OSError as exc:
             raise WorkerDied(f"cannot write to the container: {exc}") from None
 
-    def readline(self, timeout: float) -> bytes:
+    def _receive(self, timeout: float) -> bytes | None:
+        """The stdout payload of the frames that arrive within ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
-            end = self._out.find(b"\n")
-            if end >= 0:
-                line = bytes(self._out[: end + 1])
-                del self._out[: end + 1]
-                return line
-            self._decode()
-            if self._out.find(b"\n") >= 0:
-                continue
+            payload = self._decode()
+            if payload:
+                return payload
             left = deadline - time.monotonic()
             if left <= 0:
-                raise WorkerDied(f"the container did not answer within {timeout:.0f}s")
+                return None
             self._sock.settimeout(left)
             try:
                 chunk = self._sock.recv(1 << 20)
             except TimeoutError:
-                raise WorkerDied(f"the container did not answer within {timeout:.0f}s") from None
+                return None
             except OSError as exc:
                 raise WorkerDied(f"lost the container's output: {exc}") from None
             if not chunk:
-                raise WorkerDied("the container closed its output (it died)")
+                return b""
             self._raw += chunk
 
-    def _decode(self) -> None:
+    def _decode(self) -> bytes:
+        """The stdout payload of the whole frames received so far."""
         raw = self._raw
+        payload = bytearray()
         while len(raw) >= 8:
             stream, size = raw[0], struct.unpack(">I", raw[4:8])[0]
             if len(raw) < 8 + size:
-                return
+                break
             if stream == 1:  # stdout; stderr (2) is dropped: the server writes nothing there
-                self._out += raw[8 : 8 + size]
+                payload += raw[8 : 8 + size]
             del raw[: 8 + size]
+        return bytes(payload)
 
     def close(self) -> None:
         try:

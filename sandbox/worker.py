@@ -33,13 +33,40 @@ class Channel(Protocol):
     def close(self) -> None: ...
 
 
-class FdChannel:
+class LineChannel:
+    """Reads whole lines from a byte stream; subclasses say how to send and receive bytes."""
+
+    def __init__(self) -> None:
+        self._lines = bytearray()  # received payload not yet returned
+
+    def readline(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while (end := self._lines.find(b"\n")) < 0:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
+            chunk = self._receive(left)
+            if chunk is None:
+                raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
+            if not chunk:
+                raise WorkerDied("the fork server closed its output (it died)")
+            self._lines += chunk
+        line = bytes(self._lines[: end + 1])
+        del self._lines[: end + 1]
+        return line
+
+    def _receive(self, timeout: float) -> bytes | None:
+        """Payload bytes (b"" at the end of the stream), or None when ``timeout`` passed."""
+        raise NotImplementedError
+
+
+class FdChannel(LineChannel):
     """A channel over a pair of pipes (a subprocess's stdin and stdout)."""
 
     def __init__(self, write_fd: int, read_fd: int) -> None:
+        super().__init__()
         self._write_fd = write_fd
         self._read_fd = read_fd
-        self._buffer = bytearray()
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
 
@@ -51,24 +78,13 @@ class FdChannel:
         except OSError as exc:
             raise WorkerDied(f"cannot write to the fork server: {exc}") from None
 
-    def readline(self, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        while True:
-            end = self._buffer.find(b"\n")
-            if end >= 0:
-                line = bytes(self._buffer[: end + 1])
-                del self._buffer[: end + 1]
-                return line
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._selector.select(left):
-                raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
-            try:
-                chunk = os.read(self._read_fd, 1 << 20)
-            except OSError as exc:
-                raise WorkerDied(f"cannot read from the fork server: {exc}") from None
-            if not chunk:
-                raise WorkerDied("the fork server closed its output (it died)")
-            self._buffer += chunk
+    def _receive(self, timeout: float) -> bytes | None:
+        if not self._selector.select(timeout):
+            return None
+        try:
+            return os.read(self._read_fd, 1 << 20)
+        except OSError as exc:
+            raise WorkerDied(f"cannot read from the fork server: {exc}") from None
 
     def close(self) -> None:
         self._selector.close()

@@ -83,7 +83,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tracer_speed import DATA_CANDIDATES, DATA_ENV, Output, Sample, Target, find_data, load_samples
+from benchmarks.tracer_speed import DATA_ENV, Output, Sample, Target, samples_or_exit
 from sandbox import Job, Limits, Sandbox, SandboxUnavailable
 from tracer import DEFAULT_CAP, Trace
 
@@ -464,20 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline_jobs < 0:
         parser.error("--baseline-jobs must be 0 or more")
 
-    data = find_data(args.data)
-    if data is None or not data.is_file():
-        where = str(data) if data is not None else " or ".join(str(c) for c in DATA_CANDIDATES)
-        parser.exit(
-            2,
-            f"error: the CRUXEval samples are not at {where}.\n"
-            f"Pass --data PATH (or set ${DATA_ENV}) to a JSON-lines file with code and input fields.\n",
-        )
-    try:
-        samples = load_samples(data, args.limit)
-    except (OSError, ValueError, KeyError) as exc:
-        parser.exit(2, f"error: cannot read the samples in {data}: {type(exc).__name__}: {exc}\n")
-    if not samples:
-        parser.exit(2, f"error: no samples in {data}\n")
+    data, samples = samples_or_exit(parser, args.data, args.limit)
 
     def log(message: str) -> None:
         if not args.quiet:

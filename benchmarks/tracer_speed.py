@@ -398,6 +398,25 @@ def _least(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else min(a, b)
 
 
+def samples_or_exit(parser: argparse.ArgumentParser, given: str | None, limit: int | None) -> tuple[Path, list[Sample]]:
+    """The CRUXEval samples for a benchmark command, or exit 2 saying what is wrong."""
+    data = find_data(given)
+    if data is None or not data.is_file():
+        where = str(data) if data is not None else " or ".join(str(c) for c in DATA_CANDIDATES)
+        parser.exit(
+            2,
+            f"error: the CRUXEval samples are not at {where}.\n"
+            f"Pass --data PATH (or set ${DATA_ENV}) to a JSON-lines file with code and input fields.\n",
+        )
+    try:
+        samples = load_samples(data, limit)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.exit(2, f"error: cannot read the samples in {data}: {type(exc).__name__}: {exc}\n")
+    if not samples:
+        parser.exit(2, f"error: no samples in {data}\n")
+    return data, samples
+
+
 def find_data(given: str | None) -> Path | None:
     if given:
         return Path(given)
@@ -561,20 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
 
-    data = find_data(args.data)
-    if data is None or not data.is_file():
-        where = str(data) if data is not None else " or ".join(str(c) for c in DATA_CANDIDATES)
-        parser.exit(
-            2,
-            f"error: the CRUXEval samples are not at {where}.\n"
-            f"Pass --data PATH (or set ${DATA_ENV}) to a JSON-lines file with code, input and output fields.\n",
-        )
-    try:
-        samples = load_samples(data, args.limit)
-    except (OSError, ValueError, KeyError) as exc:
-        parser.exit(2, f"error: cannot read the samples in {data}: {type(exc).__name__}: {exc}\n")
-    if not samples:
-        parser.exit(2, f"error: no samples in {data}\n")
+    data, samples = samples_or_exit(parser, args.data, args.limit)
 
     out = Output(args.plain)
     notes: list[str] = []

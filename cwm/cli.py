@@ -378,6 +378,7 @@ def cmd_sandbox_check(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from sandbox import SandboxUnavailable
     from training.dataset_build import BuildSettings, DatasetError, build, parse_shard
     from training.sources import SourceError, open_source
 
@@ -406,16 +407,10 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             on_progress=progress,
             part_size=args.part_size,
         )
-    except SourceError as exc:
+    except (SourceError, DatasetError) as exc:
         raise UsageError(str(exc)) from None
-    except DatasetError as exc:
-        raise UsageError(str(exc)) from None
-    except Exception as exc:
-        from sandbox import SandboxUnavailable
-
-        if isinstance(exc, SandboxUnavailable):
-            raise NoSandbox(str(exc)) from None
-        raise
+    except SandboxUnavailable as exc:
+        raise NoSandbox(str(exc)) from None
     finally:
         if progress is not None:
             progress.close()

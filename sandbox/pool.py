@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -218,8 +217,5 @@ def map(  # noqa: A001 - sandbox.map, as the issue and the README name it
 
 def run(job: Job, *, backend: str = "auto") -> Trace:
     """Run one job in a fresh sandbox (for many jobs keep a :class:`Sandbox` open)."""
-    with warnings.catch_warnings():
-        if backend == "none":
-            warnings.simplefilter("default")
-        with Sandbox(backend) as box:
-            return box.run(job)
+    with Sandbox(backend) as box:
+        return box.run(job)

@@ -47,6 +47,30 @@ def test_render_is_repr_capped(value: object, cap: int) -> None:
     assert Renderer(cap).render(value) == expected(value, cap)
 
 
+long_items = st.one_of(scalars, st.lists(st.integers(), max_size=3), st.tuples(st.text(max_size=3)))
+long_containers = st.one_of(
+    st.lists(long_items, min_size=60, max_size=150),
+    st.lists(scalars, min_size=60, max_size=150).map(tuple),
+    st.dictionaries(st.one_of(st.text(max_size=4), st.integers()), long_items, min_size=60, max_size=120),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(long_containers, st.integers(min_value=8, max_value=300))
+def test_long_containers_render_as_their_capped_repr(value: object, cap: int) -> None:
+    # past 64 items only a head of the container is rendered: the result must not show it
+    assert Renderer(cap).render(value) == expected(value, cap)
+
+
+def test_long_self_referencing_container_matches_repr() -> None:
+    a: list[object] = []
+    a.extend([a] * 100)
+    b: list[object] = list(range(100))
+    b.insert(3, b)
+    for value in (a, b):
+        assert Renderer(200).render(value) == expected(value, 200)
+
+
 @settings(max_examples=200, deadline=None)
 @given(values)
 def test_render_is_deterministic(value: object) -> None:

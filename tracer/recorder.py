@@ -43,6 +43,7 @@ DEFAULT_MAX_EVENTS = 10_000
 DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
 MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
+HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an exception
 
 _CO_NEWLOCALS = 0x0002
 # the instructions a frame stops on when it returns or yields (3.13 reports a
@@ -441,16 +442,15 @@ def resolve_backend(name: str) -> str:
     """Turn ``auto`` into a concrete backend name; check the interpreter has it."""
     if name not in BACKENDS:
         raise ValueError(f"unknown tracer backend {name!r} (choose from {', '.join(BACKENDS)})")
-    has_monitoring = hasattr(sys, "monitoring")
     if name == "auto":
-        return "monitoring" if has_monitoring else "settrace"
-    if name == "monitoring" and not has_monitoring:
+        return "monitoring" if HAS_MONITORING else "settrace"
+    if name == "monitoring" and not HAS_MONITORING:
         raise ValueError(f"the monitoring backend needs Python 3.12+, this is {platform.python_version()}")
     return name
 
 
 def available_backends() -> list[str]:
-    return ["settrace", "monitoring"] if hasattr(sys, "monitoring") else ["settrace"]
+    return ["settrace", "monitoring"] if HAS_MONITORING else ["settrace"]
 
 
 def _load_backend(name: str) -> Any:

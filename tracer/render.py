@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 from collections import deque
+from itertools import islice
 from types import ModuleType
 from typing import Any
 
@@ -60,7 +61,6 @@ class Renderer:
         self.cap = cap
         self.repr_timeout = repr_timeout
         self._ids: dict[str, str] = {}
-        self._main_thread = threading.main_thread().ident
         self.render = self._make_render()
 
     # -- public --------------------------------------------------------------
@@ -74,6 +74,9 @@ class Renderer:
         flat_items = _FLAT_ITEMS
         int_bits = _INT_DIGITS_SAFE
         budget = 8 * cap  # characters of flat strings that C repr may render before the cut
+        # items of a long container whose repr surely passes the cap: "[" and, per item,
+        # at least one character and ", " (dicts: "k: v, ")
+        head_items = cap // 3 + 2
         c_safe = _c_safe
 
         def render(value: Any) -> str:
@@ -89,7 +92,22 @@ class Renderer:
                 # flat containers (strings and numbers of bounded total size) go to C repr,
                 # which then builds a string of a few KB at most; an int too long for str
                 # raises ValueError there
-                if len(value) > flat_items or not (
+                if len(value) > flat_items:
+                    # a long one: C repr of its first items, whose repr is already past the
+                    # cap (every item adds at least 3 characters), so it shares the cut prefix
+                    head = value[:head_items] if t is not dict else dict(islice(value.items(), head_items))
+                    if not (
+                        c_safe(head, budget)
+                        if t is not dict
+                        else c_safe(head, budget) and c_safe(head.values(), budget)
+                    ):
+                        return slow(value, cap, set())
+                    try:
+                        text = repr(head)
+                    except ValueError:
+                        return slow(value, cap, set())
+                    return text[: cap - 3] + ELLIPSIS  # len(text) > cap + 1: see head_items
+                if not (
                     c_safe(value, budget) if t is not dict else c_safe(value, budget) and c_safe(value.values(), budget)
                 ):
                     return slow(value, cap, set())
@@ -203,7 +221,7 @@ class Renderer:
         """Call a program-defined ``__repr__`` silenced and with a time limit."""
         saved_out, saved_err = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = _NULL  # type: ignore[assignment]
-        timer = threading.get_ident() == self._main_thread and hasattr(signal, "setitimer")
+        timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
         old_handler: Any = None
         old_timer = (0.0, 0.0)
         if timer:

@@ -185,3 +185,34 @@ def test_modules_render_without_machine_paths() -> None:
     import json
 
     assert Renderer().render(json) == "<module 'json'>"
+
+
+def test_program_objects_inside_flat_looking_containers_stay_guarded() -> None:
+    # the C-repr fast path takes lists and tuples of scalars, and lists of short tuples:
+    # anything else inside them must still get the guarded, address-stable rendering
+    class Raises:
+        def __repr__(self) -> str:
+            raise ValueError("no")
+
+    class Plain:
+        pass
+
+    class Text(str):
+        def __repr__(self) -> str:
+            raise ValueError("no")
+
+    r = Renderer()
+    assert "repr raised ValueError" in r.render([1, (2, Raises())])
+    assert "repr raised ValueError" in r.render({"k": (Text("x"),)})
+    assert r.render([(1, Plain())]).endswith(" at 0x1>)]")
+    assert r.render(("a", [Text("y")])).endswith("Text object (repr raised ValueError)>])")
+
+
+def test_flat_containers_of_huge_items_stay_fast() -> None:
+    huge = "x" * 10**8
+    r = Renderer(50)
+    for value in ([huge], (1, huge), [(huge,)], {"k": huge}, {huge: 1}, [b"y" * 10**8], [(0, 10**3000)]):
+        start = time.perf_counter()
+        text = r.render(value)
+        assert time.perf_counter() - start < 0.1
+        assert text == expected(value, 50)

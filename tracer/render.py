@@ -77,7 +77,26 @@ class Renderer:
         # items of a long container whose repr surely passes the cap: "[" and, per item,
         # at least one character and ", " (dicts: "k: v, ")
         head_items = cap // 3 + 2
-        c_safe = _c_safe
+        numbers = _SAFE_NUMBERS
+        scalars = _FLAT_SCALARS
+        just_str = _JUST_STR
+        is_str = str.__instancecheck__
+        nested_flat = _nested_flat
+
+        def flat(items: Any) -> bool:
+            """Numbers, strings of bounded total length, or flat lists and tuples of them?
+
+            Then C ``repr`` of them is short, runs no program code and shows no
+            address. The common cases are checked in C (``set(map(type, ...))``).
+            """
+            kinds = set(map(type, items))
+            if kinds <= numbers:
+                return True
+            if kinds == just_str:
+                return sum(map(len, items)) <= budget
+            if kinds <= scalars:
+                return sum(map(len, filter(is_str, items))) <= budget
+            return nested_flat(items, budget)
 
         def render(value: Any) -> str:
             # fast paths: C repr where its length is bounded by what we can see
@@ -89,34 +108,35 @@ class Renderer:
                 if value.bit_length() > int_bits:
                     return slow(value, cap, set())
             elif t is list or t is tuple or t is dict:
-                # flat containers (strings and numbers of bounded total size) go to C repr,
-                # which then builds a string of a few KB at most; an int too long for str
-                # raises ValueError there
                 if len(value) > flat_items:
                     # a long one: C repr of its first items, whose repr is already past the
                     # cap (every item adds at least 3 characters), so it shares the cut prefix
                     head = value[:head_items] if t is not dict else dict(islice(value.items(), head_items))
-                    if not (
-                        c_safe(head, budget)
-                        if t is not dict
-                        else c_safe(head, budget) and c_safe(head.values(), budget)
-                    ):
+                    if not (flat(head) if t is not dict else flat(head) and flat(head.values())):
                         return slow(value, cap, set())
                     try:
                         text = repr(head)
-                    except ValueError:
+                    except ValueError:  # an int too long for str
                         return slow(value, cap, set())
                     return text[: cap - 3] + ELLIPSIS  # len(text) > cap + 1: see head_items
-                if not (
-                    c_safe(value, budget) if t is not dict else c_safe(value, budget) and c_safe(value.values(), budget)
-                ):
-                    return slow(value, cap, set())
+                if t is dict:
+                    if not (flat(value) and flat(value.values())):
+                        return slow(value, cap, set())
+                else:  # flat(), inlined for lists and tuples
+                    kinds = set(map(type, value))
+                    if not (
+                        kinds <= numbers
+                        or (kinds == just_str and sum(map(len, value)) <= budget)
+                        or (kinds <= scalars and sum(map(len, filter(is_str, value))) <= budget)
+                        or nested_flat(value, budget)
+                    ):
+                        return slow(value, cap, set())
                 try:
                     text = repr(value)
                 except ValueError:
                     return slow(value, cap, set())
                 return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
-            else:
+            elif t is not bool and t is not float and value is not None:
                 return slow(value, cap, set())
             text = repr(value)
             return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
@@ -250,32 +270,31 @@ _FLAT_ITEMS = 64  # containers up to this size may go straight to C repr
 _NUMBERS = frozenset((int, float, bool, type(None)))
 # 3.10 has no limit on int-to-str conversion: there every int's size is checked
 _SAFE_NUMBERS = _NUMBERS if hasattr(sys, "get_int_max_str_digits") else frozenset()
+_FLAT_SCALARS = _SAFE_NUMBERS | {str}
 _JUST_STR = frozenset((str,))
+_NESTED_ITEMS = 16  # items of a nested list or tuple that may go to C repr
 
 
-def _c_safe(items: Any, budget: int) -> bool:
-    """Numbers only, or strings of bounded total length: C ``repr`` of them is small.
-
-    Those two checks run in C (``set(map(type, ...))``); mixed items take a loop.
-    """
-    kinds = set(map(type, items))
-    if kinds <= _SAFE_NUMBERS:
-        return True
-    if kinds == _JUST_STR:
-        return sum(map(len, items)) <= budget
-    return _is_flat(items, budget)
-
-
-def _is_flat(items: Any, budget: int) -> bool:
-    """Only strings (of bounded total length) and modest numbers."""
+def _nested_flat(items: Any, budget: int) -> bool:
+    """Strings and bytes (of bounded total length), modest numbers, and lists or
+    tuples of a few of those: exact builtin types whose C ``repr`` is short."""
     size = 0
     for item in items:
         t = type(item)
-        if t is str:
+        if t is str or t is bytes:
             size += len(item)
-            if size > budget:
+        elif t is list or t is tuple:
+            if len(item) > _NESTED_ITEMS:
                 return False
+            for sub in item:
+                ts = type(sub)
+                if ts is str or ts is bytes:
+                    size += len(sub)
+                elif ts not in _NUMBERS or (ts is int and sub.bit_length() > 256):
+                    return False
         elif t not in _NUMBERS or (t is int and item.bit_length() > 256):
+            return False
+        if size > budget:
             return False
     return True
 

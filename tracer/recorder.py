@@ -68,13 +68,13 @@ class CodeInfo:
 
     __slots__ = ("call_line", "filtered", "is_module", "line_of", "name")
 
-    def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
-        self.name = code.co_name
+    def __init__(self, code: CodeType, def_lines: dict[int, int], script: bool = True) -> None:
+        self.name = name = code.co_name
         # module and class bodies hold dunders; 3.11 comprehensions hold ".0"
-        self.filtered = not (code.co_flags & _CO_NEWLOCALS) or self.name.startswith("<")
+        self.filtered = not (code.co_flags & _CO_NEWLOCALS) or name[0] == "<"
         first = code.co_firstlineno
-        self.is_module = self.name == "<module>"
-        if self.is_module:
+        self.is_module = name == "<module>"
+        if self.is_module and script:  # (with an entry, the module body runs untraced)
             first = min((ln for _, _, ln in code.co_lines() if ln), default=1)
         # a decorated def starts at its first decorator: point at the def line
         self.call_line = def_lines.get(first, first)
@@ -202,8 +202,9 @@ class Recorder:
                 ) from None
         # only decorated definitions need the AST (to find their def line)
         def_lines = _def_lines(ast.parse(self.program.source)) if "@" in self.program.source else {}
+        script = entry is None
         for code in program_codes(module):
-            self.codes[code] = CodeInfo(code, def_lines)
+            self.codes[code] = CodeInfo(code, def_lines, script)
         return module, entry
 
     # -- run -------------------------------------------------------------------

@@ -69,19 +69,13 @@ class Renderer:
         return self._render(value, self.cap, set())
 
     def _make_render(self) -> Any:
+        # made per trace: as few cells as possible (constants are module globals)
         cap = self.cap
         slow = self._render
-        flat_items = _FLAT_ITEMS
-        int_bits = _INT_DIGITS_SAFE
         budget = 8 * cap  # characters of flat strings that C repr may render before the cut
         # items of a long container whose repr surely passes the cap: "[" and, per item,
         # at least one character and ", " (dicts: "k: v, ")
         head_items = cap // 3 + 2
-        numbers = _SAFE_NUMBERS
-        scalars = _FLAT_SCALARS
-        just_str = _JUST_STR
-        is_str = str.__instancecheck__
-        nested_flat = _nested_flat
 
         def flat(items: Any) -> bool:
             """Numbers, strings of bounded total length, or flat lists and tuples of them?
@@ -90,13 +84,13 @@ class Renderer:
             address. The common cases are checked in C (``set(map(type, ...))``).
             """
             kinds = set(map(type, items))
-            if kinds <= numbers:
+            if kinds <= _SAFE_NUMBERS:
                 return True
-            if kinds == just_str:
+            if kinds == _JUST_STR:
                 return sum(map(len, items)) <= budget
-            if kinds <= scalars:
-                return sum(map(len, filter(is_str, items))) <= budget
-            return nested_flat(items, budget)
+            if kinds <= _FLAT_SCALARS:
+                return sum(map(len, filter(_is_str, items))) <= budget
+            return _nested_flat(items, budget)
 
         def render(value: Any) -> str:
             # fast paths: C repr where its length is bounded by what we can see
@@ -105,10 +99,10 @@ class Renderer:
                 if len(value) > cap:
                     return _render_string(value, cap)
             elif t is int:
-                if value.bit_length() > int_bits:
+                if value.bit_length() > _INT_DIGITS_SAFE:
                     return slow(value, cap, set())
             elif t is list or t is tuple or t is dict:
-                if len(value) > flat_items:
+                if len(value) > _FLAT_ITEMS:
                     # a long one: C repr of its first items, whose repr is already past the
                     # cap (every item adds at least 3 characters), so it shares the cut prefix
                     head = value[:head_items] if t is not dict else dict(islice(value.items(), head_items))
@@ -125,10 +119,10 @@ class Renderer:
                 else:  # flat(), inlined for lists and tuples
                     kinds = set(map(type, value))
                     if not (
-                        kinds <= numbers
-                        or (kinds == just_str and sum(map(len, value)) <= budget)
-                        or (kinds <= scalars and sum(map(len, filter(is_str, value))) <= budget)
-                        or nested_flat(value, budget)
+                        kinds <= _SAFE_NUMBERS
+                        or (kinds == _JUST_STR and sum(map(len, value)) <= budget)
+                        or (kinds <= _FLAT_SCALARS and sum(map(len, filter(_is_str, value))) <= budget)
+                        or _nested_flat(value, budget)
                     ):
                         return slow(value, cap, set())
                 try:
@@ -272,6 +266,7 @@ _NUMBERS = frozenset((int, float, bool, type(None)))
 _SAFE_NUMBERS = _NUMBERS if hasattr(sys, "get_int_max_str_digits") else frozenset()
 _FLAT_SCALARS = _SAFE_NUMBERS | {str}
 _JUST_STR = frozenset((str,))
+_is_str = str.__instancecheck__  # a C predicate, for filter()
 _NESTED_ITEMS = 16  # items of a nested list or tuple that may go to C repr
 
 

@@ -25,30 +25,25 @@ class SettraceBackend:
         self._halted = False
 
     def start(self) -> None:
+        # only what the hot paths use is bound here (each name is a cell made per run);
+        # the rare paths go through ``rec``
         rec = self.recorder
         codes = rec.codes
-        call, line, ret, exception = rec.call, rec.line, rec.ret, rec.exception
-        is_unwinding = rec.is_unwinding
-        internal_error = rec.internal_error
-        raw_event = rec.raw_event
-        lost = rec.lost_events  # a one-item list: incremented without a call
-
         records = rec.records
         text = rec.text
         render = rec.render
         out = rec.pending_out
         max_events = rec.max_events
-        state_of = rec._state
 
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
                 if event == "line":
                     # Recorder.line, inlined: the hottest path of this backend
                     if len(records) >= max_events:
-                        line(frame, frame.f_lineno)  # it stops the run
+                        rec.line(frame, frame.f_lineno)  # it stops the run
                     info = codes[frame.f_code]
                     if info.filtered:
-                        state = state_of(frame, info)
+                        state = rec._state(frame, info)
                     else:
                         names = frame.f_locals
                         state = dict(zip(names.keys(), map(render, names.values()), strict=True))
@@ -60,7 +55,7 @@ class SettraceBackend:
                     records.append(("line", lineno, text[lineno], info.name, rec.depth, state, None, printed))
                 elif event == "return":
                     if len(records) >= max_events or arg is None:
-                        ret(frame, arg, arg is None and is_unwinding(frame))
+                        rec.ret(frame, arg, arg is None and rec.is_unwinding(frame))
                     else:  # Recorder.ret, inlined
                         printed = None
                         if out:
@@ -71,21 +66,21 @@ class SettraceBackend:
                         records.append(("return", lineno, text[lineno], name, rec.depth, None, render(arg), printed))
                         rec.depth -= 1
                 elif event == "exception":
-                    exception(frame, arg[1])
+                    rec.exception(frame, arg[1])
             except RecursionError:
                 try:
                     if event == "line":
-                        raw_event("line", frame, frame.f_lineno)
+                        rec.raw_event("line", frame, frame.f_lineno)
                     elif event == "return":
-                        raw_event("return", frame, frame.f_lineno, arg, arg is None and is_unwinding(frame))
+                        rec.raw_event("return", frame, frame.f_lineno, arg, arg is None and rec.is_unwinding(frame))
                     elif event == "exception":
-                        raw_event("exception", frame, frame.f_lineno, arg[1])
+                        rec.raw_event("exception", frame, frame.f_lineno, arg[1])
                 except RecursionError:
-                    lost[0] += 1
+                    rec.lost_events[0] += 1
                     if event == "return":
                         rec.depth -= 1  # the frame is gone all the same
             except Exception as exc:  # noqa: BLE001 - never raise into the program
-                internal_error(exc)
+                rec.internal_error(exc)
             return local_trace
 
         def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
@@ -95,7 +90,7 @@ class SettraceBackend:
             try:
                 # Recorder.call, inlined
                 if len(records) >= max_events or info.filtered:
-                    call(frame)
+                    rec.call(frame)
                 else:
                     names = frame.f_locals
                     state = dict(zip(names.keys(), map(render, names.values()), strict=True))
@@ -108,12 +103,12 @@ class SettraceBackend:
                     records.append(("call", line_no, text[line_no], info.name, depth, state, None, printed))
             except RecursionError:
                 try:
-                    raw_event("call", frame, 0)
+                    rec.raw_event("call", frame, 0)
                 except RecursionError:
-                    lost[0] += 1
+                    rec.lost_events[0] += 1
                     rec.depth += 1  # the frame is open all the same
             except Exception as exc:  # noqa: BLE001
-                internal_error(exc)
+                rec.internal_error(exc)
             return local_trace
 
         self._saved = sys.gettrace()

@@ -65,7 +65,12 @@ a run that hits a limit ends there, and a note counts those. The program's
 stdout goes to a ``StringIO`` in every runner (cwm captures it itself).
 
 The garbage collector stays on (tracers allocate, and paying for that is part
-of their cost); the benchmark's own long-lived objects are frozen first.
+of their cost); the benchmark's own long-lived objects are frozen first. Each
+run is also charged for the garbage it leaves to the cyclic collector (a
+closure that returns itself holds a whole run): after each run the young
+generations are collected, timed, and that time is added to the run's end to
+end time (see ``charge_garbage``); otherwise it would fall on whichever runner
+happens to run when the collector next does.
 
 It runs on any interpreter that can import ``tracer``: without ``rich`` it
 prints plain tables, without PySnooper it skips that column and its target,
@@ -140,6 +145,8 @@ class Run:
     events: int = 0
     status: str = "returned"  # returned, raised, or the limit that ended it
     value: str | None = None
+    result: Any = None  # what the runner returns (trace, events, log): freed uncharged, after its garbage
+    garbage_ns: int = 0  # collecting what the run left behind (see charge_garbage)
 
 
 Measure = Callable[[Sample], Run]
@@ -293,7 +300,7 @@ def measure_naive(max_events: int, cap: int) -> Measure:
         start = time.perf_counter_ns()
         events, status, run_ns = naive_record(sample.code, sample.entry, max_events, cap)
         elapsed = time.perf_counter_ns() - start
-        return Run(elapsed, run_ns, len(events), status)
+        return Run(elapsed, run_ns, len(events), status, result=events)
 
     return measure
 
@@ -337,7 +344,7 @@ def measure_pysnooper(pysnooper: Any, cap: int) -> Measure:
             sys.stdout = saved
         end = time.perf_counter_ns()
         lines = out.getvalue().count("\n")  # lines of its log, not events
-        return Run(end - start, None if run_start is None else end - run_start, lines, status)
+        return Run(end - start, None if run_start is None else end - run_start, lines, status, result=out)
 
     return measure
 
@@ -349,7 +356,7 @@ def measure_cwm(backend: str, max_events: int = DEFAULT_MAX_EVENTS) -> Measure:
         elapsed = time.perf_counter_ns() - start
         outcome = trace.outcome
         run_ns = round(outcome.seconds * 1e9) if outcome.seconds else None
-        return Run(elapsed, run_ns, len(trace.events), outcome.status, outcome.value)
+        return Run(elapsed, run_ns, len(trace.events), outcome.status, outcome.value, result=trace)
 
     return measure
 
@@ -382,7 +389,7 @@ def run_all(
         for r in range(repeat):
             shift = r % len(runners)
             for k in list(range(shift, len(runners))) + list(range(shift)):
-                run = runners[k].measure(sample)
+                run = charge_garbage(runners[k].measure(sample))
                 if r == 0:
                     runners[k].runs.append(run)
                 best[k] = _least(best[k], run.total_ns)
@@ -392,6 +399,31 @@ def run_all(
             runner.best_run.append(best_run[k] or 0)
         if progress is not None:
             progress(index + 1)
+
+
+def charge_garbage(run: Run) -> Run:
+    """Charge a run for collecting the garbage it left, then free its result uncharged.
+
+    Reference cycles a runner leaves (a closure that returns itself, objects
+    that point at each other) are freed by the cyclic collector, at whatever
+    point it next runs: inside another runner's timer when the runs alternate.
+    So after each run the young generations are collected twice, timed; the
+    first collection less the second (which finds nothing) is the run's
+    garbage, added to its end-to-end time. The result it returns (trace,
+    events, log) is then freed uncharged, as it is for every runner, and what
+    is left is frozen, so that later collections do not grow with the run.
+    """
+    start = time.perf_counter_ns()
+    gc.collect(1)
+    middle = time.perf_counter_ns()
+    gc.collect(1)
+    end = time.perf_counter_ns()
+    run.garbage_ns = max(0, (middle - start) - (end - middle))
+    run.total_ns += run.garbage_ns
+    run.result = None
+    gc.collect(1)
+    gc.freeze()
+    return run
 
 
 def _least(a: int | None, b: int | None) -> int | None:

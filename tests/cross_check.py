@@ -14,7 +14,7 @@ Output (stdout): one line ``CROSS_CHECK_JSON {...}`` with
   traces differ, ``None`` when identical or when there is one backend),
   ``errors`` (a backend that raised instead of returning a trace),
   ``side_effects`` (state the run left changed: recursion limit, trace
-  function, sys.stdout, sys.monitoring tools), and with ``full`` the
+  function, sys.stdout, sys.monitoring tools, a recorder never freed), and with ``full`` the
   ``traces`` (backend -> :meth:`tracer.Trace.to_dict`, without
   ``outcome.seconds``).
 
@@ -26,14 +26,16 @@ does not spill into the next.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import traceback
+import weakref
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracer import available_backends, record
+from tracer import Program, Recorder, available_backends
 
 MARKER = "CROSS_CHECK_JSON "
 
@@ -75,8 +77,14 @@ def run_one(program: dict, backends: list[str], full: bool) -> dict:
         limit, tracefunc, stdout, stderr = sys.getrecursionlimit(), sys.gettrace(), sys.stdout, sys.stderr
         tools = _monitoring_tools()
         try:
-            trace = record(program["source"], program.get("entry"), backend=backend, **kwargs)
+            recorder = Recorder(Program("program", program["source"], program.get("entry")), backend=backend, **kwargs)
+            freed = weakref.ref(recorder)
+            trace = recorder.run()
+            del recorder
             traces[backend] = trace_dict(trace)
+            gc.collect()
+            if freed() is not None:
+                side_effects.append(f"{backend}: the run's recorder is never freed")
         except BaseException as exc:  # a tracer crash is a finding
             errors.append(f"{backend}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         finally:

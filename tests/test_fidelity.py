@@ -4,7 +4,7 @@ For every program and every backend of the running interpreter: the exact
 ``(kind, line)`` sequence, the key states (locals before a line, values,
 stdout on the right event), the outcome, consistent depths and frames, a
 trace valid against the JSON Schema, and no state left behind (recursion
-limit, trace function, sys.stdout). Where the interpreter has both backends,
+limit, trace function, sys.stdout, a recorder kept alive after the run). Where the interpreter has both backends,
 their traces must be identical (except for programs whose traces differ by
 design, ``backend_specific``: skipped). Known tracer bugs are ``xfail``
 (``CWM_FIDELITY_STRICT=1`` makes them fail); tests/test_cross_interpreter.py
@@ -13,13 +13,15 @@ runs the same catalogue under the other interpreters.
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from typing import Any
 
 import jsonschema
 import pytest
 
-from tracer import Trace, available_backends, load_schema, record
+from tracer import Program, Recorder, Trace, available_backends, load_schema, record
 
 try:
     from tests import programs as catalogue
@@ -44,9 +46,24 @@ def record_checked(program: catalogue.Program, backend: str) -> Trace:
     """Record ``program``; fail on state the run leaves behind (and undo it)."""
     limit, tracefunc, stdout, stderr = sys.getrecursionlimit(), sys.gettrace(), sys.stdout, sys.stderr
     left: list[str] = []
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        trace = record(program.source, program.entry, id=program.name, backend=backend, **program.record_kwargs())
+        recorder = Recorder(
+            Program(program.name, program.source, program.entry), backend=backend, **program.record_kwargs()
+        )
+        freed = weakref.ref(recorder)
+        trace = recorder.run()
+        del recorder
     finally:
+        if collecting:
+            gc.enable()
+    if freed() is not None:
+        # the program's own garbage may hold the run's frames (an exception it kept
+        # holds its traceback): the cyclic collector must free them all
+        gc.collect()
+        if freed() is not None:
+            left.append("the run's recorder is never freed (something still refers to it)")
         if sys.getrecursionlimit() != limit:
             left.append(f"recursion limit {limit} -> {sys.getrecursionlimit()}")
             sys.setrecursionlimit(limit)
@@ -142,3 +159,34 @@ def test_program_after_recursion_error_is_traced_normally() -> None:
         assert sys.getrecursionlimit() == limit
         trace = record(factorial.source, factorial.entry, backend=backend)
         assert catalogue.check_trace(factorial, trace.to_dict(), VERSION, backend) == []
+
+
+FREED_PROGRAMS = {
+    "loops": ("def f(xs):\n    out = []\n    for x in xs:\n        out.append(x * 2)\n    return out\n", "f([1, 2])"),
+    "recursion": ("def f(n):\n    return 1 if n < 2 else n * f(n - 1)\n", "f(5)"),
+    "prints": ("def f():\n    print('hi')\n    return 1\n", "f()"),
+    "raises": ("def f():\n    return 1 / 0\n", "f()"),
+    "catches": ("def f():\n    try:\n        1 / 0\n    except ZeroDivisionError:\n        return 2\n", "f()"),
+    "generator": ("def g():\n    yield 1\n    yield 2\n\ndef f():\n    return list(g())\n", "f()"),
+    "step_limit": ("def f():\n    while True:\n        pass\n", "f()"),
+    "script": ("x = [1, 2]\nprint(sum(x))\n", None),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(FREED_PROGRAMS))
+def test_a_finished_run_is_freed_without_the_cyclic_collector(name: str, backend: str) -> None:
+    """No reference cycle holds a run: in-process users (notebooks, dataset builds) free it at once."""
+    source, entry = FREED_PROGRAMS[name]
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        recorder = Recorder(Program(name, source, entry), backend=backend, max_events=50)
+        freed = weakref.ref(recorder)
+        trace = recorder.run()
+        del recorder
+        assert freed() is None
+    finally:
+        if collecting:
+            gc.enable()
+    assert trace.events and trace.outcome.status in ("returned", "raised", "step_limit")

@@ -172,12 +172,16 @@ class MonitoringBackend:
             mon.events.PY_YIELD,
             mon.events.PY_UNWIND,
             mon.events.RAISE,
+            mon.events.STOP_ITERATION,
             mon.events.LINE,
             mon.events.JUMP,
         ):
             mon.register_callback(self.tool, event, None)
         mon.free_tool_id(self.tool)
         self.tool = None
+
+    def release(self) -> None:
+        """After the run: nothing holds it here once ``stop`` has unregistered the callbacks."""
 
 
 def _free_tool_id(mon: Any) -> int:

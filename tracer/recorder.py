@@ -257,7 +257,20 @@ class Recorder:
             if saved_filters is not None:
                 warnings.filters[:] = saved_filters
         seconds = time.perf_counter() - self._started
-        return self.build(value, out.text(), err.text(), seconds)
+        trace = self.build(value, out.text(), err.text(), seconds)
+        self.release()
+        return trace
+
+    def release(self) -> None:
+        """Cut the run's reference cycles (recorder, backend, captures, renderer).
+
+        Refcounting then frees the run as soon as the caller drops the
+        recorder; otherwise the cyclic collector would, later, in whatever
+        code is running then.
+        """
+        self.backend.release()
+        self.backend = self.out = self.err = None  # type: ignore[assignment]
+        self.renderer.release()
 
     def build(self, value: str | None, stdout: str, stderr: str, seconds: float) -> Trace:
         records = self.records

@@ -68,6 +68,13 @@ class Renderer:
         """Render ``value`` (see the module docstring)."""
         return self._render(value, self.cap, set())
 
+    def release(self) -> None:
+        """Drop the per-instance fast ``render`` (it refers back to this renderer).
+
+        ``render`` still works afterwards, through the method of the class.
+        """
+        self.__dict__.pop("render", None)
+
     def _make_render(self) -> Any:
         # made per trace: as few cells as possible (constants are module globals)
         cap = self.cap

@@ -22,6 +22,7 @@ class SettraceBackend:
         self.recorder = recorder
         self._saved: Any = None
         self._hook: Any = None
+        self._local: Any = None
         self._halted = False
 
     def start(self) -> None:
@@ -68,6 +69,8 @@ class SettraceBackend:
                 elif event == "exception":
                     rec.exception(frame, arg[1])
             except RecursionError:
+                if rec is None:  # released: see release()
+                    return None
                 try:
                     if event == "line":
                         rec.raw_event("line", frame, frame.f_lineno)
@@ -80,6 +83,8 @@ class SettraceBackend:
                     if event == "return":
                         rec.depth -= 1  # the frame is gone all the same
             except Exception as exc:  # noqa: BLE001 - never raise into the program
+                if rec is None:  # released: see release()
+                    return None
                 rec.internal_error(exc)
             return local_trace
 
@@ -113,6 +118,7 @@ class SettraceBackend:
 
         self._saved = sys.gettrace()
         self._hook = global_trace
+        self._local = local_trace
         self._halted = False
         sys.settrace(global_trace)
 
@@ -128,3 +134,18 @@ class SettraceBackend:
                 RuntimeError("CPython switched settrace off near the recursion limit; later events are missing")
             )
         sys.settrace(self._saved)
+
+    def release(self) -> None:
+        """After the run: let go of it, so that refcounting frees it now.
+
+        local_trace returns itself (a reference cycle through its closure),
+        and frames that outlive the run (a generator the program kept, a
+        traceback) still hold it as their ``f_trace``: its closure is emptied.
+        Called on such a frame later, it then fails on its first step and
+        returns ``None``, which ends tracing there.
+        """
+        local = self._local
+        if local is not None:
+            for cell in local.__closure__:
+                cell.cell_contents = None
+            self._local = self._hook = None

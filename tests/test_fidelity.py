@@ -190,3 +190,30 @@ def test_a_finished_run_is_freed_without_the_cyclic_collector(name: str, backend
         if collecting:
             gc.enable()
     assert trace.events and trace.outcome.status in ("returned", "raised", "step_limit")
+
+
+def test_captured_stdout_behaves_as_a_text_file() -> None:
+    source = """\
+import io
+import sys
+
+def f():
+    out = sys.stdout
+    out.write("a")
+    out.writelines(["b", "c\\n"])
+    print("d", flush=True)
+    try:
+        out.fileno()
+    except io.UnsupportedOperation:
+        print("no fileno")
+    print(isinstance(out, io.TextIOBase), out.isatty(), out.writable(), out.readable(), out.encoding)
+    print("e", file=sys.stderr)
+    return out.write("xyz")
+"""
+    for backend in BACKENDS:
+        trace = record(source, "f()", backend=backend)
+        assert trace.outcome.status == "returned", trace.outcome.stderr
+        assert trace.outcome.value == "3"
+        assert trace.outcome.stdout == "abc\nd\nno fileno\nTrue False True False utf-8\nxyz"
+        assert trace.outcome.stderr == "e\n"
+        assert "".join(e.stdout or "" for e in trace.events) == trace.outcome.stdout

@@ -43,6 +43,7 @@ DEFAULT_MAX_EVENTS = 10_000
 DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
 MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
+_IS_3_12 = sys.version_info[:2] == (3, 12)
 HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an exception
 
 _CO_NEWLOCALS = 0x0002
@@ -68,13 +69,13 @@ class CodeInfo:
 
     __slots__ = ("call_line", "filtered", "is_module", "line_of", "name")
 
-    def __init__(self, code: CodeType, def_lines: dict[int, int], script: bool = True) -> None:
+    def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
         self.name = name = code.co_name
         # module and class bodies hold dunders; 3.11 comprehensions hold ".0"
         self.filtered = not (code.co_flags & _CO_NEWLOCALS) or name[0] == "<"
         first = code.co_firstlineno
         self.is_module = name == "<module>"
-        if self.is_module and script:  # (with an entry, the module body runs untraced)
+        if self.is_module:
             first = min((ln for _, _, ln in code.co_lines() if ln), default=1)
         # a decorated def starts at its first decorator: point at the def line
         self.call_line = def_lines.get(first, first)
@@ -108,31 +109,45 @@ def _def_lines(tree: ast.AST) -> dict[int, int]:
     return lines
 
 
-class _Capture(io.TextIOBase):
-    """A stdout/stderr stand-in that keeps what the program writes, up to a cap."""
+class _Capture:
+    """A stdout/stderr stand-in that keeps what the program writes, up to a cap.
+
+    The text-file interface a program may use on ``sys.stdout`` (write,
+    writelines, flush, isatty, fileno, ...), as a plain class registered as
+    an :class:`io.TextIOBase`: one is made per stream and run, and an
+    ``io.TextIOBase`` subclass costs three times as much to make and free.
+    """
+
+    encoding = "utf-8"
+    errors = "strict"
+    newlines = None
+    line_buffering = False
 
     def __init__(self, recorder: Recorder, limit: int, is_stdout: bool) -> None:
         self._recorder = recorder
         self._limit = limit
         self._is_stdout = is_stdout
+        self.name = "<stdout>" if is_stdout else "<stderr>"
         self.parts: list[str] = []
         self.size = 0
-
-    def writable(self) -> bool:
-        return True
+        self.closed = False
 
     def write(self, s: str) -> int:
-        if not isinstance(s, str):
+        if type(s) is not str and not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        room = self._limit - self.size
-        if len(s) > room:
-            s = s[: max(room, 0)]
+        n = len(s)
+        if n > self._limit - self.size:
+            s = s[: max(self._limit - self.size, 0)]
             self._keep(s)
             self._recorder.stop(
                 "output_limit", f"{'stdout' if self._is_stdout else 'stderr'} passed {self._limit} characters"
             )
-        self._keep(s)
-        return len(s)
+        if n:
+            self.parts.append(s)
+            self.size += n
+            if self._is_stdout:
+                self._recorder.pending_out.append(s)
+        return n
 
     def _keep(self, s: str) -> None:
         if s:
@@ -141,12 +156,50 @@ class _Capture(io.TextIOBase):
             if self._is_stdout:
                 self._recorder.pending_out.append(s)
 
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("fileno")
+
+    def _unsupported(self, *args: Any) -> Any:
+        raise io.UnsupportedOperation("not readable or seekable")
+
+    read = readline = readlines = seek = tell = truncate = detach = _unsupported
+
+    def __enter__(self) -> _Capture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Any:
+        return self._unsupported()
 
     def text(self) -> str:
         return "".join(self.parts)
+
+
+io.TextIOBase.register(_Capture)
 
 
 class Recorder:
@@ -202,9 +255,11 @@ class Recorder:
                 ) from None
         # only decorated definitions need the AST (to find their def line)
         def_lines = _def_lines(ast.parse(self.program.source)) if "@" in self.program.source else {}
-        script = entry is None
-        for code in program_codes(module):
-            self.codes[code] = CodeInfo(code, def_lines, script)
+        codes = program_codes(module)
+        if entry is not None:
+            del codes[0]  # the module body runs before tracing starts
+        for code in codes:
+            self.codes[code] = CodeInfo(code, def_lines)
         return module, entry
 
     # -- run -------------------------------------------------------------------
@@ -216,7 +271,7 @@ class Recorder:
         saved = sys.stdout, sys.stderr, sys.stdin
         sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
         saved_filters = None
-        if sys.version_info[:2] == (3, 12):
+        if _IS_3_12:
             # CPython 3.12 warns when a tracer reads f_locals during an inlined comprehension
             saved_filters = warnings.filters[:]
             warnings.filterwarnings("ignore", "assigning None to unbound local", RuntimeWarning)

@@ -84,21 +84,6 @@ class Renderer:
         # at least one character and ", " (dicts: "k: v, ")
         head_items = cap // 3 + 2
 
-        def flat(items: Any) -> bool:
-            """Numbers, strings of bounded total length, or flat lists and tuples of them?
-
-            Then C ``repr`` of them is short, runs no program code and shows no
-            address. The common cases are checked in C (``set(map(type, ...))``).
-            """
-            kinds = set(map(type, items))
-            if kinds <= _SAFE_NUMBERS:
-                return True
-            if kinds == _JUST_STR:
-                return sum(map(len, items)) <= budget
-            if kinds <= _FLAT_SCALARS:
-                return sum(map(len, filter(_is_str, items))) <= budget
-            return _nested_flat(items, budget)
-
         def render(value: Any) -> str:
             # fast paths: C repr where its length is bounded by what we can see
             t = type(value)
@@ -113,14 +98,16 @@ class Renderer:
                     # a long one: C repr of its first items, whose repr is already past the
                     # cap (every item adds at least 3 characters), so it shares the cut prefix
                     head = value[:head_items] if t is not dict else dict(islice(value.items(), head_items))
-                    if not (flat(head) if t is not dict else flat(head) and flat(head.values())):
+                    if not (
+                        _flat(head, budget) if t is not dict else _flat(head, budget) and _flat(head.values(), budget)
+                    ):
                         return slow(value, cap, set())
                     try:
                         text = repr(head)
                     except ValueError:  # an int too long for str
                         return slow(value, cap, set())
                     return text[: cap - 3] + ELLIPSIS  # len(text) > cap + 1: see head_items
-                if t is dict:  # flat(), inlined for the keys and for the values
+                if t is dict:  # _flat(), inlined for the keys and for the values
                     kinds = set(map(type, value))
                     if not (
                         kinds <= _SAFE_NUMBERS
@@ -138,7 +125,7 @@ class Renderer:
                         or _nested_flat(items, budget)
                     ):
                         return slow(value, cap, set())
-                else:  # flat(), inlined for lists and tuples
+                else:  # _flat(), inlined for lists and tuples
                     kinds = set(map(type, value))
                     if not (
                         kinds <= _SAFE_NUMBERS
@@ -157,7 +144,6 @@ class Renderer:
             text = repr(value)
             return text if len(text) <= cap else text[: cap - 3] + ELLIPSIS
 
-        render.__doc__ = Renderer.render.__doc__
         return render
 
     # -- dispatch ------------------------------------------------------------
@@ -290,6 +276,22 @@ _FLAT_SCALARS = _SAFE_NUMBERS | {str}
 _JUST_STR = frozenset((str,))
 _is_str = str.__instancecheck__  # a C predicate, for filter()
 _NESTED_ITEMS = 16  # items of a nested list or tuple that may go to C repr
+
+
+def _flat(items: Any, budget: int) -> bool:
+    """Numbers, strings of bounded total length, or flat lists and tuples of them?
+
+    Then C ``repr`` of them is short, runs no program code and shows no
+    address. The common cases are checked in C (``set(map(type, ...))``).
+    """
+    kinds = set(map(type, items))
+    if kinds <= _SAFE_NUMBERS:
+        return True
+    if kinds == _JUST_STR:
+        return sum(map(len, items)) <= budget
+    if kinds <= _FLAT_SCALARS:
+        return sum(map(len, filter(_is_str, items))) <= budget
+    return _nested_flat(items, budget)
 
 
 def _nested_flat(items: Any, budget: int) -> bool:

@@ -217,3 +217,37 @@ def f():
         assert trace.outcome.stdout == "abc\nd\nno fileno\nTrue False True False utf-8\nxyz"
         assert trace.outcome.stderr == "e\n"
         assert "".join(e.stdout or "" for e in trace.events) == trace.outcome.stdout
+
+
+def test_a_frame_that_outlives_the_run_is_not_traced_into_it_later() -> None:
+    # the program parks a suspended generator where the caller can reach it; resumed
+    # after the run under another Python tracer, its frame still names cwm's hook as
+    # f_trace: the released hook must stand aside, not raise into the program
+    source = """\
+import builtins
+
+def g():
+    yield 1
+    x = 2
+    yield x
+
+def f():
+    builtins._cwm_test_kept = gen = g()
+    return next(gen)
+"""
+    import builtins
+
+    trace = record(source, "f()", backend="settrace")
+    assert trace.outcome.value == "1"
+    gen = builtins.__dict__.pop("_cwm_test_kept")
+
+    def other_tracer(frame: Any, event: str, arg: Any) -> Any:
+        return None
+
+    saved = sys.gettrace()
+    sys.settrace(other_tracer)
+    try:
+        assert next(gen) == 2
+    finally:
+        sys.settrace(saved)
+    assert trace.events[-1].kind == "return"

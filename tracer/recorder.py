@@ -378,13 +378,6 @@ class Recorder:
             return {k: render(v) for k, v in names.items() if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")}
         return {k: render(v) for k, v in frame.f_locals.items()}
 
-    def _printed(self) -> str | None:
-        if not self.pending_out:
-            return None
-        text = "".join(self.pending_out)
-        self.pending_out.clear()
-        return text
-
     # The four hooks run for every event: they are written flat on purpose
     # (one call each, C-level loops), since rendering and this are the tracer's cost.
     def call(self, frame: FrameType) -> None:
@@ -398,12 +391,12 @@ class Recorder:
             names = frame.f_locals
             state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
         out = self.pending_out
-        printed = None
-        if out:
-            printed = "".join(out)
+        printed = "".join(out) if out else None  # out is cleared once the event is in
+        depth = self.depth + 1  # set once the event is made (at the recursion limit, making it may fail)
+        records.append(("call", info.call_line, self.text[info.call_line], info.name, depth, state, None, printed))
+        if printed is not None:
             out.clear()
-        self.depth += 1
-        records.append(("call", info.call_line, self.text[info.call_line], info.name, self.depth, state, None, printed))
+        self.depth = depth
 
     def line(self, frame: FrameType, line: int) -> None:
         records = self.records
@@ -416,11 +409,10 @@ class Recorder:
             names = frame.f_locals
             state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
         out = self.pending_out
-        printed = None
-        if out:
-            printed = "".join(out)
-            out.clear()
+        printed = "".join(out) if out else None  # out is cleared once the event is in
         records.append(("line", line, self.text[line], info.name, self.depth, state, None, printed))
+        if printed is not None:
+            out.clear()
 
     def ret(self, frame: FrameType, value: Any, unwound: bool) -> None:
         records = self.records
@@ -428,18 +420,12 @@ class Recorder:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         rendered = None if unwound else self.render(value)
         line = frame.f_lineno
-        records.append(
-            (
-                "return",
-                line,
-                self.text[line],
-                self.codes[frame.f_code].name,
-                self.depth,
-                None,
-                rendered,
-                self._printed(),
-            )
-        )
+        out = self.pending_out
+        printed = "".join(out) if out else None  # out is cleared once the event is in
+        name = self.codes[frame.f_code].name
+        records.append(("return", line, self.text[line], name, self.depth, None, rendered, printed))
+        if printed is not None:
+            out.clear()
         self.depth -= 1
 
     def exception(self, frame: FrameType, exc: BaseException) -> None:
@@ -450,7 +436,12 @@ class Recorder:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         line = frame.f_lineno
         name = self.codes[frame.f_code].name
-        records.append(("exception", line, self.text[line], name, self.depth, None, self.render(exc), self._printed()))
+        rendered = self.render(exc)
+        out = self.pending_out
+        printed = "".join(out) if out else None  # out is cleared once the event is in
+        records.append(("exception", line, self.text[line], name, self.depth, None, rendered, printed))
+        if printed is not None:
+            out.clear()
 
     def raw_event(self, kind: str, frame: FrameType, line: int, value: Any = None, unwound: bool = False) -> None:
         """Record an event without rendering: the program is at the recursion limit.

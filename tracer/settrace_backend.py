@@ -48,23 +48,21 @@ class SettraceBackend:
                     else:
                         names = frame.f_locals
                         state = dict(zip(names.keys(), map(render, names.values()), strict=True))
-                    printed = None
-                    if out:
-                        printed = "".join(out)
-                        out.clear()
+                    printed = "".join(out) if out else None  # out is cleared once the event is in
                     lineno = frame.f_lineno
                     records.append(("line", lineno, text[lineno], info.name, rec.depth, state, None, printed))
+                    if printed is not None:
+                        out.clear()
                 elif event == "return":
                     if len(records) >= max_events or arg is None:
                         rec.ret(frame, arg, arg is None and rec.is_unwinding(frame))
                     else:  # Recorder.ret, inlined
-                        printed = None
-                        if out:
-                            printed = "".join(out)
-                            out.clear()
+                        printed = "".join(out) if out else None  # out is cleared once the event is in
                         lineno = frame.f_lineno
                         name = codes[frame.f_code].name
                         records.append(("return", lineno, text[lineno], name, rec.depth, None, render(arg), printed))
+                        if printed is not None:
+                            out.clear()
                         rec.depth -= 1
                 elif event == "exception":
                     rec.exception(frame, arg[1])
@@ -99,13 +97,13 @@ class SettraceBackend:
                 else:
                     names = frame.f_locals
                     state = dict(zip(names.keys(), map(render, names.values()), strict=True))
-                    printed = None
-                    if out:
-                        printed = "".join(out)
-                        out.clear()
-                    depth = rec.depth = rec.depth + 1
+                    printed = "".join(out) if out else None  # out is cleared once the event is in
+                    depth = rec.depth + 1  # set once the event is made: that may fail at the recursion limit
                     line_no = info.call_line
                     records.append(("call", line_no, text[line_no], info.name, depth, state, None, printed))
+                    if printed is not None:
+                        out.clear()
+                    rec.depth = depth
             except RecursionError:
                 try:
                     rec.raw_event("call", frame, 0)

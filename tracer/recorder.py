@@ -44,6 +44,9 @@ DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
 MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
 _IS_3_12 = sys.version_info[:2] == (3, 12)
+# 3.12+ inlines comprehensions (PEP 709): there a dict comprehension, which calls
+# no function, is the fastest way to render a frame's locals; before, dict(zip(map))
+INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
 HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an exception
 
 _CO_NEWLOCALS = 0x0002
@@ -389,7 +392,10 @@ class Recorder:
             state = self._state(frame, info)
         else:
             names = frame.f_locals
-            state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+            if INLINED_COMPREHENSIONS:
+                state = {k: self.render(v) for k, v in names.items()}
+            else:
+                state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         depth = self.depth + 1  # set once the event is made (at the recursion limit, making it may fail)
@@ -407,7 +413,10 @@ class Recorder:
             state = self._state(frame, info)
         else:
             names = frame.f_locals
-            state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+            if INLINED_COMPREHENSIONS:
+                state = {k: self.render(v) for k, v in names.items()}
+            else:
+                state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         records.append(("line", line, self.text[line], info.name, self.depth, state, None, printed))

@@ -11,6 +11,8 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)  # see recorder.py
+
 if TYPE_CHECKING:
     from .recorder import Recorder
 
@@ -47,7 +49,10 @@ class SettraceBackend:
                         state = rec._state(frame, info)
                     else:
                         names = frame.f_locals
-                        state = dict(zip(names.keys(), map(render, names.values()), strict=True))
+                        if INLINED_COMPREHENSIONS:
+                            state = {k: render(v) for k, v in names.items()}
+                        else:
+                            state = dict(zip(names.keys(), map(render, names.values()), strict=True))
                     printed = "".join(out) if out else None  # out is cleared once the event is in
                     lineno = frame.f_lineno
                     records.append(("line", lineno, text[lineno], info.name, rec.depth, state, None, printed))
@@ -96,7 +101,10 @@ class SettraceBackend:
                     rec.call(frame)
                 else:
                     names = frame.f_locals
-                    state = dict(zip(names.keys(), map(render, names.values()), strict=True))
+                    if INLINED_COMPREHENSIONS:
+                        state = {k: render(v) for k, v in names.items()}
+                    else:
+                        state = dict(zip(names.keys(), map(render, names.values()), strict=True))
                     printed = "".join(out) if out else None  # out is cleared once the event is in
                     depth = rec.depth + 1  # set once the event is made: that may fail at the recursion limit
                     line_no = info.call_line

@@ -29,6 +29,25 @@ if TYPE_CHECKING:
 
 _TOOL_NAME = "cwm-tracer"
 
+if hasattr(sys, "monitoring"):
+    _E = sys.monitoring.events
+    # the events a callback is registered for, in the order start() registers them
+    _CALLBACK_EVENTS = (
+        _E.PY_START,
+        _E.PY_RESUME,
+        _E.PY_THROW,
+        _E.PY_RETURN,
+        _E.PY_YIELD,
+        _E.PY_UNWIND,
+        _E.RAISE,
+        _E.STOP_ITERATION,
+        _E.LINE,
+        _E.JUMP,
+    )
+    _LOCAL_EVENTS = _E.PY_START | _E.PY_RESUME | _E.PY_RETURN | _E.PY_YIELD | _E.LINE | _E.JUMP | _E.STOP_ITERATION
+    _GLOBAL_EVENTS = _E.RAISE | _E.PY_UNWIND | _E.PY_THROW  # these cannot be set per code object
+    _DISABLE = sys.monitoring.DISABLE
+
 
 class MonitoringBackend:
     name = "monitoring"
@@ -39,116 +58,178 @@ class MonitoringBackend:
 
     def start(self) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined]
-        E = mon.events
         self.tool = tool = _free_tool_id(mon)
         mon.use_tool_id(tool, _TOOL_NAME)
+        # only what the callbacks use on every event is bound here (each name is a
+        # cell made per run); the rare paths go through ``rec``
         rec = self.recorder
         codes = rec.codes
-        call, line, ret, exception = rec.call, rec.line, rec.ret, rec.exception
-        internal_error = rec.internal_error
+        records = rec.records
+        text = rec.text
+        render = rec.render
+        out = rec.pending_out
+        max_events = rec.max_events
         getframe = sys._getframe
-        disable = mon.DISABLE
-
         main = get_ident()
 
-        raw_event = rec.raw_event
-        lost = rec.lost_events  # a one-item list: incremented without a call
-
-        def start(frame: Any) -> None:
-            try:
-                call(frame)
-            except RecursionError:  # too deep to render: keep the raw values
-                try:
-                    raw_event("call", frame, 0)
-                except RecursionError:
-                    lost[0] += 1
-                    rec.depth += 1  # the frame is open all the same
-            except Exception as exc:  # noqa: BLE001 - never raise into the program
-                internal_error(exc)
+        # PY_START, PY_RESUME, LINE and PY_RETURN come for every step of the program:
+        # their callbacks inline the recorder's hooks (Recorder.call, line, ret), as the
+        # settrace backend does, and fall back to them near a limit
 
         def on_start(code: CodeType, offset: int) -> None:
-            if get_ident() == main:
-                start(getframe(1))
+            if get_ident() != main:
+                return
+            frame = getframe(1)
+            try:
+                info = codes[code]
+                if len(records) >= max_events or info.filtered:
+                    rec.call(frame)
+                else:
+                    state = {k: render(v) for k, v in frame.f_locals.items()}
+                    printed = "".join(out) if out else None  # out is cleared once the event is in
+                    depth = rec.depth + 1
+                    line_no = info.call_line
+                    records.append(("call", line_no, text[line_no], info.name, depth, state, None, printed))
+                    if printed is not None:
+                        out.clear()
+                    rec.depth = depth
+            except RecursionError:  # too deep to render: keep the raw values
+                try:
+                    rec.raw_event("call", frame, 0)
+                except RecursionError:
+                    rec.lost_events[0] += 1
+                    rec.depth += 1  # the frame is open all the same
+            except Exception as exc:  # noqa: BLE001 - never raise into the program
+                rec.internal_error(exc)
 
         def on_throw(code: CodeType, offset: int, exc: BaseException) -> None:
             if code in codes and get_ident() == main:
                 start(getframe(1))
 
-        def leave(frame: Any, value: Any, unwound: bool) -> None:
+        def start(frame: Any) -> None:
             try:
-                ret(frame, value, unwound)
+                rec.call(frame)
             except RecursionError:
                 try:
-                    raw_event("return", frame, frame.f_lineno, value, unwound)
+                    rec.raw_event("call", frame, 0)
                 except RecursionError:
-                    lost[0] += 1
-                    rec.depth -= 1
+                    rec.lost_events[0] += 1
+                    rec.depth += 1
             except Exception as exc:  # noqa: BLE001
-                internal_error(exc)
+                rec.internal_error(exc)
 
         def on_return(code: CodeType, offset: int, value: Any) -> None:
-            if get_ident() == main:
-                leave(getframe(1), value, False)
+            if get_ident() != main:
+                return
+            frame = getframe(1)
+            try:
+                if len(records) >= max_events:
+                    rec.ret(frame, value, False)
+                else:
+                    rendered = render(value)
+                    printed = "".join(out) if out else None
+                    lineno = frame.f_lineno
+                    records.append(
+                        ("return", lineno, text[lineno], codes[code].name, rec.depth, None, rendered, printed)
+                    )
+                    if printed is not None:
+                        out.clear()
+                    rec.depth -= 1
+            except RecursionError:
+                try:
+                    rec.raw_event("return", frame, frame.f_lineno, value, False)
+                except RecursionError:
+                    rec.lost_events[0] += 1
+                    rec.depth -= 1
+            except Exception as exc:  # noqa: BLE001
+                rec.internal_error(exc)
 
         def on_unwind(code: CodeType, offset: int, exc: BaseException) -> None:
-            if code in codes and get_ident() == main:
-                leave(getframe(1), None, True)
+            if code not in codes or get_ident() != main:
+                return
+            frame = getframe(1)
+            try:
+                rec.ret(frame, None, True)
+            except RecursionError:
+                try:
+                    rec.raw_event("return", frame, frame.f_lineno, None, True)
+                except RecursionError:
+                    rec.lost_events[0] += 1
+                    rec.depth -= 1
+            except Exception as error:  # noqa: BLE001
+                rec.internal_error(error)
 
         def on_raise(code: CodeType, offset: int, exc: Any) -> None:
             if code not in codes or get_ident() != main:
                 return
             frame = getframe(1)
             try:
-                exception(frame, exc)
+                rec.exception(frame, exc)
             except RecursionError:
                 try:
-                    raw_event("exception", frame, frame.f_lineno, exc)
+                    rec.raw_event("exception", frame, frame.f_lineno, exc)
                 except RecursionError:
-                    lost[0] += 1
+                    rec.lost_events[0] += 1
             except Exception as error:  # noqa: BLE001
-                internal_error(error)
+                rec.internal_error(error)
 
         def step(frame: Any, line_number: int) -> None:
+            """A line event: on_line, for the backward jumps LINE does not report."""
             try:
-                line(frame, line_number)
+                rec.line(frame, line_number)
             except RecursionError:
                 try:
-                    raw_event("line", frame, line_number)
+                    rec.raw_event("line", frame, line_number)
                 except RecursionError:
-                    lost[0] += 1
+                    rec.lost_events[0] += 1
             except Exception as exc:  # noqa: BLE001
-                internal_error(exc)
+                rec.internal_error(exc)
 
         def on_line(code: CodeType, line_number: int) -> None:
-            if get_ident() == main:
-                step(getframe(1), line_number)
+            if get_ident() != main:
+                return
+            frame = getframe(1)
+            try:
+                if len(records) >= max_events:
+                    rec.line(frame, line_number)  # it stops the run
+                info = codes[code]
+                if info.filtered:
+                    state = rec._state(frame, info)
+                else:
+                    state = {k: render(v) for k, v in frame.f_locals.items()}
+                printed = "".join(out) if out else None
+                records.append(("line", line_number, text[line_number], info.name, rec.depth, state, None, printed))
+                if printed is not None:
+                    out.clear()
+            except RecursionError:
+                try:
+                    rec.raw_event("line", frame, line_number)
+                except RecursionError:
+                    rec.lost_events[0] += 1
+            except Exception as exc:  # noqa: BLE001
+                rec.internal_error(exc)
 
         def on_jump(code: CodeType, offset: int, destination: int) -> Any:
             if destination > offset:
-                return disable
+                return _DISABLE
             info = codes[code]
             to_line = info.line_at(code, destination)
             if to_line != info.line_at(code, offset):
-                return disable  # LINE reports it
+                return _DISABLE  # LINE reports it
             if get_ident() == main:
                 step(getframe(1), to_line)
             return None
 
         register = mon.register_callback
-        register(tool, E.PY_START, on_start)
-        register(tool, E.PY_RESUME, on_start)
-        register(tool, E.PY_THROW, on_throw)
-        register(tool, E.PY_RETURN, on_return)
-        register(tool, E.PY_YIELD, on_return)
-        register(tool, E.PY_UNWIND, on_unwind)
-        register(tool, E.RAISE, on_raise)
-        register(tool, E.STOP_ITERATION, on_raise)
-        register(tool, E.LINE, on_line)
-        register(tool, E.JUMP, on_jump)
-        local = E.PY_START | E.PY_RESUME | E.PY_RETURN | E.PY_YIELD | E.LINE | E.JUMP | E.STOP_ITERATION
+        for event, callback in zip(
+            _CALLBACK_EVENTS,
+            (on_start, on_start, on_throw, on_return, on_return, on_unwind, on_raise, on_raise, on_line, on_jump),
+            strict=True,
+        ):
+            register(tool, event, callback)
         for code in codes:
-            mon.set_local_events(tool, code, local)
-        mon.set_events(tool, E.RAISE | E.PY_UNWIND | E.PY_THROW)
+            mon.set_local_events(tool, code, _LOCAL_EVENTS)
+        mon.set_events(tool, _GLOBAL_EVENTS)
 
     def halt(self) -> None:
         """Stop all events now (the run is being ended); ``stop`` still cleans up."""
@@ -164,19 +245,9 @@ class MonitoringBackend:
             return
         mon = sys.monitoring  # type: ignore[attr-defined]
         self.halt()
-        for event in (
-            mon.events.PY_START,
-            mon.events.PY_RESUME,
-            mon.events.PY_THROW,
-            mon.events.PY_RETURN,
-            mon.events.PY_YIELD,
-            mon.events.PY_UNWIND,
-            mon.events.RAISE,
-            mon.events.STOP_ITERATION,
-            mon.events.LINE,
-            mon.events.JUMP,
-        ):
-            mon.register_callback(self.tool, event, None)
+        register = mon.register_callback
+        for event in _CALLBACK_EVENTS:
+            register(self.tool, event, None)
         mon.free_tool_id(self.tool)
         self.tool = None
 

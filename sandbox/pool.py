@@ -110,6 +110,7 @@ class Sandbox:
 
     def run(self, job: Job) -> Trace:
         """Run one job and return its trace (never raises for what the program does)."""
+        _check_job(job)
         try:
             worker = self._take()
         except SandboxUnavailable as exc:
@@ -134,6 +135,7 @@ class Sandbox:
         done: queue.Queue[tuple[str, Trace]] = queue.Queue()
         total = 0
         for job in jobs:
+            _check_job(job)  # here, not in a worker thread, where the error would be lost
             todo.put(job)
             total += 1
         for _ in range(self.workers):
@@ -178,6 +180,14 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_job(job: object) -> None:
+    if not isinstance(job, Job):
+        raise TypeError(
+            f"the sandbox runs Job objects, got {type(job).__name__}: make one with "
+            "Job(source, entry) or Sandbox.job(source, entry)"
+        )
 
 
 class _progress:

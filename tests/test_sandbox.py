@@ -105,6 +105,16 @@ def test_none_backend_warns_and_still_runs() -> None:
         assert box.run(Job(DOUBLE, "f(2)")).outcome.value == "4"
 
 
+def test_jobs_that_are_not_jobs_are_refused_at_once() -> None:
+    # a tuple handed to map used to kill the worker threads and leave map waiting forever
+    with Sandbox("none") as box:
+        with pytest.raises(TypeError, match="Job objects"):
+            list(box.map([(DOUBLE, "f(1)")]))  # type: ignore[list-item]
+        with pytest.raises(TypeError, match="Job objects"):
+            box.run(DOUBLE)  # type: ignore[arg-type]
+        assert box.run(Job(DOUBLE, "f(2)")).outcome.value == "4"  # the sandbox still works
+
+
 def test_failed_results_follow_the_contract() -> None:
     trace = failed(Job(DOUBLE, "f(1)", id="x"), "sandbox_error", "why")
     assert trace.program.id == "x" and trace.outcome.status == "sandbox_error" and trace.events == []

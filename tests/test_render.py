@@ -216,3 +216,23 @@ def test_flat_containers_of_huge_items_stay_fast() -> None:
         text = r.render(value)
         assert time.perf_counter() - start < 0.1
         assert text == expected(value, 50)
+
+
+def test_hostile_reprs_are_contained_off_the_main_thread() -> None:
+    # no SIGALRM there: a raising or printing repr is still contained
+    import threading
+
+    class Raises:
+        def __repr__(self) -> str:
+            raise ValueError("no")
+
+    class Prints:
+        def __repr__(self) -> str:
+            print("side effect")
+            return "P()"
+
+    got: list[str] = []
+    worker = threading.Thread(target=lambda: got.extend(Renderer().render(v) for v in (Raises(), Prints(), [1])))
+    worker.start()
+    worker.join(5)
+    assert got[0].endswith("(repr raised ValueError)>") and got[1:] == ["P()", "[1]"]

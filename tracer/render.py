@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import signal
 import sys
-import threading
 from collections import deque
 from itertools import islice
 from types import ModuleType
@@ -243,15 +242,23 @@ class Renderer:
         """Call a program-defined ``__repr__`` silenced and with a time limit."""
         saved_out, saved_err = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = _NULL  # type: ignore[assignment]
-        timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        # a time limit needs SIGALRM, which only the main thread can handle: elsewhere
+        # signal.signal raises ValueError (asked, not looked up with threading, whose
+        # at-fork hook would cost the sandbox's fork server a fifth of a millisecond per job)
+        timer = hasattr(signal, "setitimer")
         old_handler: Any = None
         old_timer = (0.0, 0.0)
         if timer:
             try:
                 old_handler = signal.signal(signal.SIGALRM, _on_alarm)
-                old_timer = signal.setitimer(signal.ITIMER_REAL, self.repr_timeout)
-            except (ValueError, OSError):
+            except ValueError:
                 timer = False
+            else:
+                try:
+                    old_timer = signal.setitimer(signal.ITIMER_REAL, self.repr_timeout)
+                except OSError:
+                    signal.signal(signal.SIGALRM, old_handler)
+                    timer = False
         try:
             return repr(value)
         finally:

@@ -14,9 +14,11 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
+from tracer import record
 from training.dataset_build import SETTINGS_FILE, split_of
 from training.dataset_stats import read_rows
-from training.trace_table import row_trace
+from training.sources import SourceProgram
+from training.trace_table import TraceBatch, row_trace
 
 from .sandbox_support import open_sandbox
 
@@ -75,6 +77,24 @@ def test_build_writes_a_loadable_dataset(records: Path, tmp_path: Path) -> None:
     assert all(len(splits) == 1 for splits in by_function.values()), "one function, one split"
     card = (out / "README.md").read_text()
     assert "traces: 40" in card and "jsonl:mine" in card and "exact duplicates | 1" in card and "bad JSON" in card
+
+
+def test_trace_rows_round_trip_awkward_text() -> None:
+    # locals go into the table as JSON object strings, written by a reused C encoder
+    source = "def f(s):\n    t = s + '\\u00e9\\n\\t\\\\\"\\x00\\U0001f600'\n    d = {t: [t]}\n    return len(d)\n"
+    trace = record(source, "f('caf\u00e9 \"q\" \\\\')")
+    assert trace.outcome.status == "returned", trace.outcome
+    program = SourceProgram("jsonl:t/0", source, trace.program.entry, "jsonl:t")
+    batch = TraceBatch()
+    batch.add(program, "train", trace)
+    batch.add(program, "train", trace)
+    rows = batch.to_table().to_pylist()
+    assert len(rows) == 2
+    for row in rows:
+        assert row_trace(row).events == trace.events
+        for event, stored in zip(trace.events, row["events"], strict=True):
+            expected = None if event.locals is None else json.dumps(event.locals, ensure_ascii=False)
+            assert stored["locals"] == expected
 
 
 def test_stats_and_show(records: Path, tmp_path: Path) -> None:

@@ -121,11 +121,24 @@ _GETTERS = tuple((name, attrgetter(name)) for name in TraceBatch._EVENT_FIELDS i
 
 
 def _json_object_encoder() -> Any:
-    """``json.dumps(names, ensure_ascii=False)`` for a dict of str -> str, made faster.
+    """JSON text of a dict of str -> str, as fast as this machine allows.
 
-    ``JSONEncoder.encode`` builds a new C encoder on every call; this makes one
-    and reuses it (the object's values are strings: no circular check needed).
+    orjson where installed (the ``data`` extra: about 5x faster); else the
+    standard library's C encoder, made once and reused (``JSONEncoder.encode``
+    builds a new one on every call; the object's values are strings, so no
+    circular check is needed). Both write UTF-8 text, not ``\\u`` escapes.
     """
+    try:
+        import orjson
+    except ImportError:
+        pass
+    else:
+        dumps = orjson.dumps
+
+        def encode_fast(names: dict[str, str]) -> str:
+            return dumps(names).decode()
+
+        return encode_fast
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if c_make_encoder is None:  # an interpreter without the _json accelerator
         return json.JSONEncoder(ensure_ascii=False).encode

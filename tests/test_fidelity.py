@@ -251,3 +251,29 @@ def f():
     finally:
         sys.settrace(saved)
     assert trace.events[-1].kind == "return"
+
+
+def test_a_capture_the_program_keeps_lets_go_of_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    # threading, first imported during a run, keeps that run's sys.stderr in its main
+    # thread object: the capture must not keep the run alive, and later writes to it
+    # go where sys.stderr goes again
+    source = "import builtins, sys\n\ndef f():\n    builtins._cwm_kept = sys.stderr\n    print('in run')\n"
+    import builtins
+
+    for backend in BACKENDS:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            recorder = Recorder(Program("keeps", source, "f()"), backend=backend)
+            freed = weakref.ref(recorder)
+            trace = recorder.run()
+            del recorder
+            assert freed() is None
+        finally:
+            if collecting:
+                gc.enable()
+        kept = builtins.__dict__.pop("_cwm_kept")
+        kept.write("after the run\n")
+        kept.flush()
+        assert capsys.readouterr().err == "after the run\n"
+        assert trace.outcome.stdout == "in run\n"

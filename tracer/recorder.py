@@ -134,10 +134,13 @@ class _Capture:
         self.parts: list[str] = []
         self.size = 0
         self.closed = False
+        self._after: Any = None
 
     def write(self, s: str) -> int:
         if type(s) is not str and not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if self._recorder is None:  # the run is over: see hand_back
+            return self._after.write(s)
         n = len(s)
         if n > self._limit - self.size:
             s = s[: max(self._limit - self.size, 0)]
@@ -159,12 +162,24 @@ class _Capture:
             if self._is_stdout:
                 self._recorder.pending_out.append(s)
 
+    def hand_back(self, stream: Any) -> None:
+        """The run is over: let go of the recorder, send later writes to ``stream``.
+
+        Code the program ran may keep this object (``threading``, imported
+        for the first time during a run, keeps ``sys.stderr`` in its main
+        thread object); it then writes where ``sys.stdout`` or ``sys.stderr``
+        writes again.
+        """
+        self._recorder = None
+        self._after = stream
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        pass
+        if self._recorder is None and self._after is not None:
+            self._after.flush()
 
     def close(self) -> None:
         self.closed = True
@@ -271,7 +286,7 @@ class Recorder:
         self.backend = backend = _load_backend(self.backend_name)(self)
         self.out = out = _Capture(self, self.max_output, is_stdout=True)
         self.err = err = _Capture(self, self.max_output, is_stdout=False)
-        saved = sys.stdout, sys.stderr, sys.stdin
+        self._saved_streams = saved = sys.stdout, sys.stderr, sys.stdin
         sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
         saved_filters = None
         if _IS_3_12:
@@ -320,13 +335,17 @@ class Recorder:
         return trace
 
     def release(self) -> None:
-        """Cut the run's reference cycles (recorder, backend, captures, renderer).
+        """Let go of the run: cut its reference cycles, and hand the captures back.
 
-        Refcounting then frees the run as soon as the caller drops the
+        The recorder, backend, captures and renderer point at each other, and
+        the program may keep a capture (see ``_Capture.hand_back``). Once
+        released, refcounting frees the run as soon as the caller drops the
         recorder; otherwise the cyclic collector would, later, in whatever
         code is running then.
         """
         self.backend.release()
+        self.out.hand_back(self._saved_streams[0])
+        self.err.hand_back(self._saved_streams[1])
         self.backend = self.out = self.err = None  # type: ignore[assignment]
         self.renderer.release()
 

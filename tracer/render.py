@@ -106,25 +106,10 @@ class Renderer:
                     except ValueError:  # an int too long for str
                         return slow(value, cap, set())
                     return text[: cap - 3] + ELLIPSIS  # len(text) > cap + 1: see head_items
-                if t is dict:  # _flat(), inlined for the keys and for the values
-                    kinds = set(map(type, value))
-                    if not (
-                        kinds <= _SAFE_NUMBERS
-                        or (kinds == _JUST_STR and sum(map(len, value)) <= budget)
-                        or (kinds <= _FLAT_SCALARS and sum(map(len, filter(_is_str, value))) <= budget)
-                        or _nested_flat(value, budget)
-                    ):
+                if t is dict:
+                    if not (_flat(value, budget) and _flat(value.values(), budget)):
                         return slow(value, cap, set())
-                    items = value.values()
-                    kinds = set(map(type, items))
-                    if not (
-                        kinds <= _SAFE_NUMBERS
-                        or (kinds == _JUST_STR and sum(map(len, items)) <= budget)
-                        or (kinds <= _FLAT_SCALARS and sum(map(len, filter(_is_str, items))) <= budget)
-                        or _nested_flat(items, budget)
-                    ):
-                        return slow(value, cap, set())
-                else:  # _flat(), inlined for lists and tuples
+                else:  # _flat(), inlined: lists and tuples are the most common values
                     kinds = set(map(type, value))
                     if not (
                         kinds <= _SAFE_NUMBERS

@@ -31,7 +31,7 @@ from typing import Any
 
 from .contract import Event, Outcome, Program, Trace
 from .render import DEFAULT_CAP, Renderer
-from .settrace_backend import SettraceBackend
+from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
 len, dict, zip, map, isinstance, type = len, dict, zip, map, isinstance, type  # noqa: A001
@@ -44,9 +44,6 @@ DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
 MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
 _IS_3_12 = sys.version_info[:2] == (3, 12)
-# 3.12+ inlines comprehensions (PEP 709): there a dict comprehension, which calls
-# no function, is the fastest way to render a frame's locals; before, dict(zip(map))
-INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
 HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an exception
 
 _CO_NEWLOCALS = 0x0002

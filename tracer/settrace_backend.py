@@ -11,7 +11,9 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)  # see recorder.py
+# 3.12+ inlines comprehensions (PEP 709): there a dict comprehension, which calls
+# no function, is the fastest way to render a frame's locals; before, dict(zip(map))
+INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
 
 if TYPE_CHECKING:
     from .recorder import Recorder

@@ -387,31 +387,27 @@ class Recorder:
 
     # -- hooks called by the backends -------------------------------------------
     def _state(self, frame: FrameType, info: CodeInfo) -> dict[str, str]:
-        render = self.renderer.render
+        """The rendered locals of ``frame`` (the backends inline the unfiltered case)."""
+        render = self.render
+        names = frame.f_locals
         if info.filtered:
-            names = frame.f_locals
             if info.is_module and names is not frame.f_globals:
                 # 3.13: inside an inlined comprehension a module frame's f_locals
                 # holds only the comprehension's variables
                 names = {**frame.f_globals, **names}
             return {k: render(v) for k, v in names.items() if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")}
-        return {k: render(v) for k, v in frame.f_locals.items()}
+        if INLINED_COMPREHENSIONS:
+            return {k: render(v) for k, v in names.items()}
+        return dict(zip(names.keys(), map(render, names.values()), strict=True))
 
-    # The four hooks run for every event: they are written flat on purpose
-    # (one call each, C-level loops), since rendering and this are the tracer's cost.
+    # The four hooks: the backends inline their common paths and call these for
+    # the rest (filtered frames, limits); they stay flat all the same.
     def call(self, frame: FrameType) -> None:
         records = self.records
         if len(records) >= self.max_events:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        if info.filtered:
-            state = self._state(frame, info)
-        else:
-            names = frame.f_locals
-            if INLINED_COMPREHENSIONS:
-                state = {k: self.render(v) for k, v in names.items()}
-            else:
-                state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+        state = self._state(frame, info)
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         depth = self.depth + 1  # set once the event is made (at the recursion limit, making it may fail)
@@ -425,14 +421,7 @@ class Recorder:
         if len(records) >= self.max_events:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        if info.filtered:
-            state = self._state(frame, info)
-        else:
-            names = frame.f_locals
-            if INLINED_COMPREHENSIONS:
-                state = {k: self.render(v) for k, v in names.items()}
-            else:
-                state = dict(zip(names.keys(), map(self.render, names.values()), strict=True))
+        state = self._state(frame, info)
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         records.append(("line", line, self.text[line], info.name, self.depth, state, None, printed))

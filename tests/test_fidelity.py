@@ -42,28 +42,31 @@ def validator() -> Any:
     return cls(schema)
 
 
-def record_checked(program: catalogue.Program, backend: str) -> Trace:
-    """Record ``program``; fail on state the run leaves behind (and undo it)."""
-    limit, tracefunc, stdout, stderr = sys.getrecursionlimit(), sys.gettrace(), sys.stdout, sys.stderr
-    left: list[str] = []
+def record_without_collector(program: Program, backend: str, **kwargs: Any) -> tuple[Trace, weakref.ref[Recorder]]:
+    """Record with the cyclic collector off; the weak reference tells whether
+    refcounting alone freed the run's recorder."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        recorder = Recorder(
-            Program(program.name, program.source, program.entry), backend=backend, **program.record_kwargs()
-        )
+        recorder = Recorder(program, backend=backend, **kwargs)
         freed = weakref.ref(recorder)
         trace = recorder.run()
         del recorder
     finally:
         if collecting:
             gc.enable()
-    if freed() is not None:
-        # the program's own garbage may hold the run's frames (an exception it kept
-        # holds its traceback): the cyclic collector must free them all
-        gc.collect()
-        if freed() is not None:
-            left.append("the run's recorder is never freed (something still refers to it)")
+    return trace, freed
+
+
+def record_checked(program: catalogue.Program, backend: str) -> Trace:
+    """Record ``program``; fail on state the run leaves behind (and undo it)."""
+    limit, tracefunc, stdout, stderr = sys.getrecursionlimit(), sys.gettrace(), sys.stdout, sys.stderr
+    left: list[str] = []
+    try:
+        trace, freed = record_without_collector(
+            Program(program.name, program.source, program.entry), backend, **program.record_kwargs()
+        )
+    finally:
         if sys.getrecursionlimit() != limit:
             left.append(f"recursion limit {limit} -> {sys.getrecursionlimit()}")
             sys.setrecursionlimit(limit)
@@ -73,6 +76,12 @@ def record_checked(program: catalogue.Program, backend: str) -> Trace:
         if sys.stdout is not stdout or sys.stderr is not stderr:
             left.append("sys.stdout/sys.stderr not restored")
             sys.stdout, sys.stderr = stdout, stderr
+    if freed() is not None:
+        # the program's own garbage may hold the run's frames (an exception it kept
+        # holds its traceback): the cyclic collector must free them all
+        gc.collect()
+        if freed() is not None:
+            left.append("the run's recorder is never freed (something still refers to it)")
     assert not left, f"{program.name} ({backend}) left state behind: {left}"
     return trace
 
@@ -178,17 +187,8 @@ FREED_PROGRAMS = {
 def test_a_finished_run_is_freed_without_the_cyclic_collector(name: str, backend: str) -> None:
     """No reference cycle holds a run: in-process users (notebooks, dataset builds) free it at once."""
     source, entry = FREED_PROGRAMS[name]
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        recorder = Recorder(Program(name, source, entry), backend=backend, max_events=50)
-        freed = weakref.ref(recorder)
-        trace = recorder.run()
-        del recorder
-        assert freed() is None
-    finally:
-        if collecting:
-            gc.enable()
+    trace, freed = record_without_collector(Program(name, source, entry), backend, max_events=50)
+    assert freed() is None
     assert trace.events and trace.outcome.status in ("returned", "raised", "step_limit")
 
 
@@ -261,17 +261,8 @@ def test_a_capture_the_program_keeps_lets_go_of_the_run(capsys: pytest.CaptureFi
     import builtins
 
     for backend in BACKENDS:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            recorder = Recorder(Program("keeps", source, "f()"), backend=backend)
-            freed = weakref.ref(recorder)
-            trace = recorder.run()
-            del recorder
-            assert freed() is None
-        finally:
-            if collecting:
-                gc.enable()
+        trace, freed = record_without_collector(Program("keeps", source, "f()"), backend)
+        assert freed() is None
         kept = builtins.__dict__.pop("_cwm_kept")
         kept.write("after the run\n")
         kept.flush()

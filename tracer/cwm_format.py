@@ -304,10 +304,13 @@ class _SourceIndex:
     def __init__(self, source: str | None) -> None:
         self.lines: list[str] = source.split("\n") if source is not None else []
         self.where: dict[str, list[int]] = {}
+        crlf: dict[str, list[int]] = {}  # a CRLF line, found by its text without the "\r"
         for number, text in enumerate(self.lines, 1):
             self.where.setdefault(text, []).append(number)
             if text.endswith("\r"):
-                self.where.setdefault(text[:-1], []).append(number)
+                crlf.setdefault(text[:-1], []).append(number)
+        for text, numbers in crlf.items():
+            self.where.setdefault(text, numbers)  # only where no line holds the text exactly
 
     def find(self, text: str, near: int) -> int:
         """The line holding ``text``: if several do, the first one after ``near``

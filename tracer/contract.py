@@ -17,13 +17,13 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 FORMAT_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("trace.schema.json")
 
 EventKind = Literal["call", "line", "return", "exception"]
-EVENT_KINDS: tuple[str, ...] = ("call", "line", "return", "exception")
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 
 Status = Literal[
     "returned",
@@ -32,19 +32,13 @@ Status = Literal[
     "step_limit",
     "memory_limit",
     "output_limit",
+    "trace_limit",
     "crashed",
     "sandbox_error",
 ]
-STATUSES: tuple[str, ...] = (
-    "returned",
-    "raised",
-    "timeout",
-    "step_limit",
-    "memory_limit",
-    "output_limit",
-    "crashed",
-    "sandbox_error",
-)
+# trace_limit: the trace passed max_trace_bytes (or the source alone did); the
+# events that fit are kept and ``detail`` says how the run itself ended
+STATUSES: tuple[str, ...] = get_args(Status)
 
 
 class ContractError(ValueError):

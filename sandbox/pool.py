@@ -191,30 +191,20 @@ def _check_job(job: object) -> None:
 
 
 class _progress:
-    """A rich progress bar with live counts of outcomes."""
+    """Progress of a map on stderr, with live counts of outcomes."""
 
     def __init__(self, total: int, description: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from .progress import Progress
 
         self.counts: dict[str, int] = {}
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[counts]}"),
-            transient=False,
-        )
-        self.task = self.bar.add_task(description, total=total, counts="")
-        self.bar.start()
+        self.bar = Progress(description, total=total)
 
     def advance(self, status: str) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
-        counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        self.bar.update(self.task, advance=1, counts=counts)
+        self.bar.advance(counts=" ".join(f"{k} {v}" for k, v in sorted(self.counts.items())))
 
     def close(self) -> None:
-        self.bar.stop()
+        self.bar.close()
 
 
 def map(  # noqa: A001 - sandbox.map, as the issue and the README name it

@@ -10,7 +10,8 @@ their interpreter's events into those hooks, so both yield the same trace.
 The recorder never raises into the program. To end a run at a limit it
 raises :class:`TracerStop`, a ``BaseException`` the program did not ask for;
 a sandbox that must also survive a program catching it passes ``on_stop``
-(for instance, write the partial trace and ``os._exit``).
+(for instance, write the partial trace and ``os._exit``), and ``on_done``
+to get the finished trace before anything of the program is freed.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ class Recorder:
         max_output: int = DEFAULT_MAX_OUTPUT,
         backend: str = "auto",
         on_stop: Callable[[Trace], None] | None = None,
+        on_done: Callable[[Trace], None] | None = None,
         reserve: int = 0,
     ) -> None:
         if max_events < 1:
@@ -238,6 +240,7 @@ class Recorder:
         self.max_output = max_output
         self.backend_name = resolve_backend(backend)
         self.on_stop = on_stop
+        self.on_done = on_done
         self.renderer = Renderer(cap)
         self.render = self.renderer.render
         self.text = ["", *program.source.splitlines()]  # line number -> its text
@@ -328,6 +331,10 @@ class Recorder:
                 warnings.filters[:] = saved_filters
         seconds = time.perf_counter() - self._started
         trace = self.build(value, out.text(), err.text(), seconds)
+        if self.on_done is not None:
+            # before the program's objects (its result, its globals) are freed:
+            # a __del__ that never returns must not keep the trace from its reader
+            self.on_done(trace)
         self.release()
         return trace
 

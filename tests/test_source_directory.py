@@ -429,3 +429,23 @@ def test_pure_standard_library_modules(tmp_path: Path) -> None:
         ran += 1
     assert ran >= 0.8 * min(len(programs), 100)
     assert any(p.entry == 'shorten("Hello  world!", width=12)' for p in programs)  # `textwrap.shorten(...)`
+
+
+def test_files_that_would_crash_or_hang_the_walk_are_skipped(tmp_path: Path) -> None:
+    # code nested deeper than the scanner can recurse, a FIFO named *.py (reading it would
+    # block forever), a NUL byte: each is skipped and counted, and the walk goes on
+    write(tmp_path, "deep.py", "X = " + "(" * 3000 + "1" + ")" * 3000 + "\ndef f(a: int) -> int:\n    return a + X\n")
+    write(tmp_path, "minus.py", "def g(a: int) -> int:\n    return a + " + "-" * 5000 + "1\n")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "nul.py").write_bytes(b"def h(a: int) -> int:\n    return a + 1  # \x00\n")
+    write(tmp_path, "ok.py", "def k(a: int) -> int:\n    return a + 1\n")
+    source = DirectorySource(str(tmp_path), examples_per_function=2)
+    programs, skips = collect(source)
+    assert {p.id.rsplit("/", 1)[0] for p in programs} == {"dir:" + tmp_path.name + "/ok.py:k"}
+    assert sorted((s.id.split("/", 1)[1], s.reason) for s in skips) == [
+        ("deep.py", "nested too deeply"),
+        ("fifo.py", "not a regular file"),
+        ("minus.py", "nested too deeply"),
+        ("nul.py", "syntax error"),
+    ]
+    assert (source.files_scanned, source.files_total) == (5, 5)

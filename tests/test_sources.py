@@ -107,9 +107,9 @@ def test_cruxeval_bad_paths(tmp_path: Path) -> None:
         CruxEvalSource(str(tmp_path))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"code": "def f(): pass", "input": "", "output": "None", "id": "a"}\nnot json\n')
-    source = CruxEvalSource(str(bad))
-    with pytest.raises(SourceError, match=rf"{bad}:2: bad JSON"):
-        list(source.programs())
+    programs, skips = split(list(CruxEvalSource(str(bad)).programs()))  # a bad line is skipped, not fatal
+    assert [p.id for p in programs] == ["cruxeval/a"]
+    assert skips == [Skip("cruxeval/row_2", "cruxeval", "bad JSON")]
 
 
 def test_cruxeval_row_missing_field_is_skipped(tmp_path: Path) -> None:
@@ -317,3 +317,122 @@ def test_jsonl_missing_file(tmp_path: Path) -> None:
         JsonlSource(tmp_path / "missing.jsonl")
     with pytest.raises(SourceError, match="directory"):
         JsonlSource(tmp_path)
+
+
+# ---------------------------------------------------------------- records no program text can hold
+
+# A lone surrogate is a valid JSON escape that no UTF-8 encodes (so neither the
+# hashes, the sandbox's wire nor Parquet can take it); Python refuses source
+# holding a NUL byte. Each such record is skipped with its reason, never fatal.
+SURROGATE = "\ud800"
+
+
+def test_jsonl_records_no_program_text_can_hold_are_skipped(tmp_path: Path) -> None:
+    good = {"source": "def f():\n    return 1\n", "entry": "f()"}
+    rows: list[object] = [
+        good,
+        {"source": f"def f():\n    return '{SURROGATE}'\n", "entry": "f()"},
+        {"source": "def g(x):\n    return x\n", "entry": f"g('{SURROGATE}')"},
+        {"id": f"mine/{SURROGATE}", "source": "def h():\n    return 2\n", "entry": "h()"},
+        {"source": "def k():\n    return 1\x00\n", "entry": "k()"},
+        {"source": "def k():\n    return 1\n", "entry": "k(\x00)"},
+        {"source": ["def f(): pass"], "entry": "f()"},
+        {"source": "x = 1\n", "entry": {"call": "f()"}},
+        ["source", "entry"],
+        "a string",
+        {**good, "id": "mine/last"},
+    ]
+    path = write_jsonl(tmp_path / "mine.jsonl", rows)  # json.dumps writes the escapes (ensure_ascii)
+    with path.open("ab") as fh:
+        fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")  # nested too deep for json.loads
+        fh.write(b'{"source": "\\udfff", "entry": null}\n')
+    programs, skips = split(list(JsonlSource(path).programs()))
+    assert [p.id for p in programs] == ["jsonl:mine/1", "mine/last"]
+    for program in programs:
+        assert program.content_key and program.split_key  # the hashes encode the text: no crash
+    assert [(s.id, s.reason) for s in skips] == [
+        ("jsonl:mine/2", "field source holds a lone surrogate"),
+        ("jsonl:mine/3", "field entry holds a lone surrogate"),
+        ("jsonl:mine/4", "field id holds a lone surrogate"),
+        ("jsonl:mine/5", "field source holds a NUL byte"),
+        ("jsonl:mine/6", "field entry holds a NUL byte"),
+        ("jsonl:mine/7", "field source is not a string"),
+        ("jsonl:mine/8", "field entry is not a string or null"),
+        ("jsonl:mine/9", "not a JSON object"),
+        ("jsonl:mine/10", "not a JSON object"),
+        ("jsonl:mine/12", "bad JSON"),
+        ("jsonl:mine/13", "field source holds a lone surrogate"),
+    ]
+
+
+def test_a_huge_line_is_skipped_unread_and_the_next_lines_still_count(tmp_path: Path) -> None:
+    from training.sources.jsonl import MAX_LINE_BYTES
+
+    path = tmp_path / "big.jsonl"
+    good = json.dumps({"source": "def f():\n    return 1\n", "entry": "f()"}).encode()
+    with path.open("wb") as fh:
+        fh.write(good + b"\n")
+        fh.write(b'{"source": "' + b"x" * MAX_LINE_BYTES + b'", "entry": null}\n')
+        fh.write(good.replace(b"f()", b"f( )") + b"\n")
+    programs, skips = split(list(JsonlSource(path).programs()))
+    assert [p.id for p in programs] == ["jsonl:big/1", "jsonl:big/3"], "line numbers stay right after it"
+    assert [(s.id, s.reason) for s in skips] == [("jsonl:big/2", f"line over {MAX_LINE_BYTES >> 20} MiB")]
+
+
+def test_cruxeval_file_records_no_program_text_can_hold_are_skipped(tmp_path: Path) -> None:
+    ok = {"code": "def f(x):\n    return x\n", "input": "1", "output": "1"}
+    rows: list[object] = [
+        {**ok, "id": "sample_0"},
+        {**ok, "id": "sample_1", "code": f"def f(x):\n    return '{SURROGATE}'\n"},
+        {**ok, "id": "sample_2", "input": f"'{SURROGATE}'"},
+        {**ok, "id": f"sample_{SURROGATE}"},
+        {**ok, "id": "sample_4", "code": "def f(x):\n    return x\x00\n"},
+        [1, 2],
+        {**ok, "id": "sample_6", "code": 7},
+        {**ok, "id": "sample_7"},
+    ]
+    path = write_jsonl(tmp_path / "crux.jsonl", rows)
+    programs, skips = split(list(CruxEvalSource(path).programs()))
+    assert [p.id for p in programs] == ["cruxeval/sample_0", "cruxeval/sample_7"]
+    assert [(s.id, s.reason) for s in skips] == [
+        ("cruxeval/sample_1", "field code holds a lone surrogate"),
+        ("cruxeval/sample_2", "field input holds a lone surrogate"),
+        ("cruxeval/row_4", "field id holds a lone surrogate"),
+        ("cruxeval/sample_4", "field code holds a NUL byte"),
+        ("cruxeval/row_6", "not a JSON object"),
+        ("cruxeval/sample_6", "field code is not a string"),
+    ]
+
+
+def test_humaneval_file_records_no_program_text_can_hold_are_skipped(tmp_path: Path) -> None:
+    pytest.importorskip("tree_sitter_python")
+    ok = {
+        "prompt": "def inc(n):\n",
+        "canonical_solution": "    return n + 1\n",
+        "test": "def check(candidate):\n    assert candidate(41) == 42\n",
+        "entry_point": "inc",
+    }
+    rows: list[object] = [
+        {**ok, "task_id": "T/0"},
+        {**ok, "task_id": "T/1", "prompt": f"def inc(n):\n    '{SURROGATE}'\n"},
+        {**ok, "task_id": "T/2", "test": f"def check(candidate):\n    assert candidate('{SURROGATE}')\n"},
+        {**ok, "task_id": f"T/{SURROGATE}"},
+        {**ok, "task_id": "T/4", "canonical_solution": "    return n\x00\n"},
+        {**ok, "task_id": "T/5", "entry_point": ["inc"]},
+        [ok],
+        {**ok, "task_id": "T/7"},
+    ]
+    path = write_jsonl(tmp_path / "he.jsonl", rows)
+    with path.open("ab") as fh:
+        fh.write(b"\xff not UTF-8\n")
+    programs, skips = split(list(HumanEvalSource(path).programs()))
+    assert [p.id for p in programs] == ["humaneval/T_0/0", "humaneval/T_7/0"]
+    assert [(s.id, s.reason) for s in skips] == [
+        ("humaneval/T_1", "field prompt holds a lone surrogate"),
+        ("humaneval/T_2", "field test holds a lone surrogate"),
+        ("humaneval/line_4", "field task_id holds a lone surrogate"),
+        ("humaneval/T_4", "field canonical_solution holds a NUL byte"),
+        ("humaneval/T_5", "field entry_point is not a string"),
+        ("humaneval/line_7", "not a JSON object"),
+        ("humaneval/line_9", "not UTF-8"),
+    ]

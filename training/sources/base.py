@@ -46,6 +46,34 @@ class Skip:
     reason: str  # short and countable: "syntax error", "uses os", "no inputs", ...
 
 
+def text_problem(name: str, value: object) -> str | None:
+    """Why a program's text field ``name`` cannot be traced and stored, or None when it can.
+
+    JSON can spell what no program text can hold: a lone surrogate
+    (``"\\ud800"``: a valid JSON escape, but no UTF-8 encodes it, so neither
+    the hashes, the sandbox's wire nor Parquet can take it) and a NUL byte
+    (Python refuses to compile source holding one).
+    """
+    if not isinstance(value, str):
+        return f"field {name} is not a string"
+    if "\x00" in value:
+        return f"field {name} holds a NUL byte"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"field {name} holds a lone surrogate"
+    return None
+
+
+def program_problem(program: SourceProgram) -> str | None:
+    """Why ``program`` cannot be traced and stored, or None: what the build checks for every source."""
+    for name in ("id", "origin", "source", "function"):
+        problem = text_problem(name, getattr(program, name))
+        if problem is not None:
+            return problem
+    return None if program.entry is None else text_problem("entry", program.entry)
+
+
 class ProgramSource(Protocol):
     """A source of programs: CRUXEval, HumanEval, a directory of code, a JSONL file."""
 

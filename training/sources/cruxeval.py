@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .base import Skip, SourceProgram
+from .base import Skip, SourceProgram, text_problem
 from .errors import SourceError
 from .jsonl import check_file, read_records
 
@@ -32,9 +32,11 @@ class CruxEvalSource:
     ``path_or_hub`` is a local JSONL file (fields ``code``, ``input``,
     ``output``, ``id`` such as ``sample_0``) or, when it names no local file,
     a Hugging Face Hub dataset id loaded with ``datasets`` (its ``test``
-    split). Ids are ``cruxeval/<sample id>``. A row missing a field becomes a
-    :class:`Skip`; a missing, unreadable or malformed file, or a Hub that
-    cannot be reached, raises :class:`SourceError`.
+    split). Ids are ``cruxeval/<sample id>``. A bad line (as for
+    :class:`~training.sources.jsonl.JsonlSource`) or a row missing a field, or
+    whose text holds a lone surrogate or a NUL byte, becomes a :class:`Skip`; a
+    missing or unreadable file, or a Hub that cannot be reached, raises
+    :class:`SourceError`.
     """
 
     name = "cruxeval"
@@ -49,11 +51,11 @@ class CruxEvalSource:
 
     def programs(self) -> Iterator[SourceProgram | Skip]:
         if self.path is not None:
-            rows: Iterable[tuple[int, Mapping[str, object]]] = read_records(self.path)
+            rows: Iterable[tuple[int, Mapping[str, object] | None, str]] = read_records(self.path)
         else:
-            rows = enumerate(self._load_hub(), 1)
-        for number, row in rows:
-            yield self._program(row, number)
+            rows = ((number, row, "") for number, row in enumerate(self._load_hub(), 1))
+        for number, row, reason in rows:
+            yield Skip(f"cruxeval/row_{number}", self.name, reason) if row is None else self._program(row, number)
 
     def _load_hub(self) -> Iterable[Mapping[str, object]]:
         assert self.hub_id is not None
@@ -84,7 +86,8 @@ class CruxEvalSource:
         for field in _FIELDS:
             if field not in row or row[field] is None:
                 return Skip(pid, self.name, f"missing field {field}")
-            if not isinstance(row[field], str):
-                return Skip(pid, self.name, f"field {field} is not a string")
+            problem = text_problem(field, row[field])
+            if problem is not None:
+                return Skip(pid if field != "id" else f"cruxeval/row_{number}", self.name, problem)
         code, arguments = str(row["code"]), str(row["input"])
         return SourceProgram(id=pid, source=code, entry=f"f({arguments})", origin=self.name, function=code)

@@ -952,7 +952,8 @@ class DirectorySource:
     Each function gives up to ``examples_per_function`` Hypothesis-drawn calls
     (when its parameters have simple annotations) plus every single-line
     doctest call of it; ``seed`` fixes the drawn arguments. ``max_files`` caps
-    how many files (in sorted order) are read.
+    how many files (in sorted order) are read. ``files_scanned`` and
+    ``files_total`` tell how far :meth:`programs` is (the build's progress).
     """
 
     def __init__(
@@ -974,6 +975,8 @@ class DirectorySource:
         self.examples_per_function = examples_per_function
         self.seed = seed
         self.max_files = max_files
+        self.files_scanned = 0  # files read so far by programs(), for progress
+        self.files_total: int | None = None  # files to read, once programs() has listed them
 
     def programs(self) -> Iterator[SourceProgram | Skip]:
         if not self.path.exists():
@@ -984,11 +987,19 @@ class DirectorySource:
             files = [(self.path, self.path.name)]
         if self.max_files is not None:
             files = files[: self.max_files]
+        self.files_scanned, self.files_total = 0, len(files)
         for file, relative in files:
-            yield from self._file(file, relative)
+            try:
+                yield from self._file(file, relative)
+            except RecursionError:  # code nested deeper than the scanner's recursion: this file only
+                yield Skip(f"{self.name}/{relative}", self.name, "nested too deeply")
+            self.files_scanned += 1
 
     def _file(self, file: Path, relative: str) -> Iterator[SourceProgram | Skip]:
         prefix = f"{self.name}/{relative}"
+        if file.exists() and not file.is_file():  # a FIFO or a device named *.py: reading it could block
+            yield Skip(prefix, self.name, "not a regular file")
+            return
         try:
             data = file.read_bytes()
         except OSError:

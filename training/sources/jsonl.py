@@ -1,8 +1,8 @@
 """Programs from a JSON Lines file of ``{"source": ..., "entry": ..., "id"?: ...}`` records.
 
 Also home of the JSONL reading shared by the other file-based sources: lines
-are read as bytes, so one bad line (not UTF-8, not JSON) is reported by its
-line number instead of failing the whole file.
+are read as bytes, so one bad line (not UTF-8, not JSON, not an object, too
+long) is reported by its line number instead of failing the whole file.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import Skip, SourceProgram
+from .base import Skip, SourceProgram, text_problem
 from .errors import SourceError
+
+MAX_LINE_BYTES = 64 << 20  # a longer line is skipped unread: one record must not take the host's memory
+_SKIP_CHUNK = 1 << 20  # how much of an over-long line is read (and dropped) at a time
 
 
 def check_file(path: str | Path) -> Path:
@@ -28,23 +31,32 @@ def check_file(path: str | Path) -> Path:
     return p
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def read_lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
     """(1-based line number, raw bytes) of each non-blank line; ``.gz`` files are gunzipped.
 
-    A file that cannot be opened or read (permissions, corrupt gzip) raises
-    :class:`SourceError` naming the path.
+    A line longer than ``max_line_bytes`` comes as ``None``, never read into
+    memory whole. A file that cannot be opened or read (permissions, corrupt
+    gzip) raises :class:`SourceError` naming the path.
     """
     try:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                if raw.strip():
+            number = 0
+            while raw := fh.readline(max_line_bytes + 1):
+                number += 1
+                if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                    while raw and not raw.endswith(b"\n"):  # drop the rest of the line
+                        raw = fh.readline(_SKIP_CHUNK)
+                    yield number, None
+                elif raw.strip():
                     yield number, raw
     except (OSError, EOFError) as exc:  # OSError includes gzip.BadGzipFile; EOFError: a truncated .gz
         raise SourceError(f"{path}: cannot read: {exc or type(exc).__name__}") from exc
 
 
-def parse_line(raw: bytes, number: int) -> tuple[dict[str, object] | None, str]:
+def parse_line(raw: bytes | None, number: int) -> tuple[dict[str, object] | None, str]:
     """(the record, "") for a line holding a JSON object, else (None, a short reason)."""
+    if raw is None:
+        return None, f"line over {MAX_LINE_BYTES >> 20} MiB"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -53,20 +65,18 @@ def parse_line(raw: bytes, number: int) -> tuple[dict[str, object] | None, str]:
         text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     try:
         record = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         return None, "bad JSON"
     if not isinstance(record, dict):
         return None, "not a JSON object"
     return record, ""
 
 
-def read_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    """(line number, record) of each line; any bad line raises :class:`SourceError` (path:line)."""
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, object] | None, str]]:
+    """(line number, record, "") of each good line, (line number, None, why) of each bad one."""
     for number, raw in read_lines(path):
         record, reason = parse_line(raw, number)
-        if record is None:
-            raise SourceError(f"{path}:{number}: {reason}")
-        yield number, record
+        yield number, record, reason
 
 
 def file_stem(path: Path) -> str:
@@ -83,7 +93,8 @@ class JsonlSource:
     ``entry`` is a call expression run after ``source`` (``null``: ``source``
     is a script) and must be present. ``id`` defaults to
     ``jsonl:<stem>/<line number>``. A bad line (not UTF-8, not JSON, not an
-    object, a missing or mistyped field, a repeated id) becomes a
+    object, over :data:`MAX_LINE_BYTES`, a missing or mistyped field, text
+    holding a lone surrogate or a NUL byte, a repeated id) becomes a
     :class:`Skip`; a missing or unreadable file raises :class:`SourceError`.
     """
 
@@ -93,9 +104,8 @@ class JsonlSource:
 
     def programs(self) -> Iterator[SourceProgram | Skip]:
         seen: set[str] = set()
-        for number, raw in read_lines(self.path):
+        for number, record, reason in read_records(self.path):
             default_id = f"{self.name}/{number}"
-            record, reason = parse_line(raw, number)
             if record is None:
                 yield Skip(default_id, self.name, reason)
                 continue
@@ -111,6 +121,9 @@ class JsonlSource:
         pid = record.get("id", default_id)
         if not isinstance(pid, str) or not pid:
             return Skip(default_id, self.name, "field id is not a non-empty string")
+        problem = text_problem("id", pid)
+        if problem is not None:
+            return Skip(default_id, self.name, problem)
         for field in ("source", "entry"):
             if field not in record:
                 return Skip(pid, self.name, f"missing field {field}")
@@ -119,6 +132,9 @@ class JsonlSource:
             return Skip(pid, self.name, "field source is not a string")
         if entry is not None and not isinstance(entry, str):
             return Skip(pid, self.name, "field entry is not a string or null")
+        problem = text_problem("source", source) or (None if entry is None else text_problem("entry", entry))
+        if problem is not None:
+            return Skip(pid, self.name, problem)
         if entry is not None and not entry.strip():
             return Skip(pid, self.name, "field entry is empty")
         return SourceProgram(id=pid, source=source, entry=entry, origin=self.name, function=source)

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 TRACER_DIR = HERE.parent / "tracer"
 FORKSERVER = HERE / "forkserver.py"
 POOL_LABEL = "org.cwm.pool"
+RAW_LIMIT = 1 << 30  # bytes of one undecoded attach frame (the reply's own cap is the worker's)
 
 
 class SocketChannel(LineChannel):
@@ -61,6 +62,8 @@ class SocketChannel(LineChannel):
             if not chunk:
                 return b""
             self._raw += chunk
+            if len(self._raw) > RAW_LIMIT:  # one frame that never ends: not the server's
+                raise WorkerDied(f"the container sent a frame of more than {RAW_LIMIT} bytes")
 
     def _decode(self) -> bytes:
         """The stdout payload of the whole frames received so far."""

@@ -26,7 +26,9 @@ says why (``timeout``, ``memory_limit``, ``crashed``).
 
 from __future__ import annotations
 
+import _thread
 import json
+import mmap
 import os
 import resource
 import select
@@ -36,7 +38,14 @@ import sys
 import time
 from typing import Any
 
-SCRATCH_DIRS = ("/tmp", "/dev/shm")  # emptied after every job
+SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")  # emptied after every job
+PYTHON = sys.version.split()[0]
+FORMAT = 1  # tracer.contract.FORMAT_VERSION (checked by the host, which reads the trace)
+FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the journal
+MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
+REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
 GRACE_SECONDS = 0.5  # after the wall limit, before the parent kills
 DEFAULT_LIMITS = {
     "wall_seconds": 5.0,
@@ -53,6 +62,7 @@ def main() -> None:
     # PID 1 gets no default signal actions; make sure no job can interrupt us
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
+    _make_unreachable()
     import tracer  # noqa: F401 - imported once here, inherited by every child
     from tracer import recorder  # noqa: F401
 
@@ -60,22 +70,72 @@ def main() -> None:
         from tracer import monitoring_backend  # noqa: F401
 
     _warm_up()
-    stdin = sys.stdin.buffer
     out = sys.stdout.buffer
-    out.write(b'{"ready": true, "python": "' + sys.version.split()[0].encode() + b'"}\n')
+    out.write(b'{"ready": true, "python": "' + PYTHON.encode() + b'"}\n')
     out.flush()
-    for raw in stdin:
+    requests = Requests(0)
+    while (raw := requests.next_line()) is not None:
         if not raw.strip():
             continue
         try:
             job = json.loads(raw)
-            reply = serve(job)
+            reply = serve(job, requests)
+        except HostGone:
+            break
         except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
             reply = {"id": _job_id(raw), "error": f"{type(exc).__name__}: {exc}"}
         if not isinstance(reply, bytes):
-            reply = json.dumps(reply, ensure_ascii=False).encode("utf-8")
+            reply = json.dumps(reply).encode("utf-8")
         out.write(reply + b"\n")
         out.flush()
+    cleanup()
+
+
+class HostGone(Exception):
+    """The host closed the server's input: it is gone, and so must we be."""
+
+
+class Requests:
+    """Lines read from the host on ``fd``, readable in pieces while a job runs."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.closed = False
+
+    def fill(self) -> bool:
+        """Read what is there (the fd is readable); False at the end of the input."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.closed = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def next_line(self) -> bytes | None:
+        while (end := self.buffer.find(b"\n")) < 0:
+            if self.closed or not self.fill():
+                return None
+        line = bytes(self.buffer[: end + 1])
+        del self.buffer[: end + 1]
+        return line
+
+
+def _make_unreachable() -> None:
+    """Mark this process not dumpable, so that no job (same uid, no capabilities)
+    can open its /proc/1/fd/* (the channel to the host), read its memory or ptrace it.
+    Children inherit the mark. Outside a sandbox of our own (PID 1) it is only a
+    hardening; inside one, a server that cannot set it refuses to serve."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+    except Exception as exc:  # noqa: BLE001
+        if os.getpid() == 1:
+            sys.stderr.write(f"forkserver: cannot protect the server's channel: {exc}\n")
+            sys.exit(70)
 
 
 WARM_UP = """\
@@ -121,79 +181,105 @@ def _job_id(raw: bytes) -> Any:
         return None
 
 
-def serve(job: dict[str, Any]) -> dict[str, Any] | bytes:
+def serve(job: dict[str, Any], requests: Requests | None = None) -> bytes:
+    """Run one job in a fresh child; the reply line (without its newline)."""
     limits = {**DEFAULT_LIMITS, **(job.get("limits") or {})}
-    result_r, result_w = os.pipe()
+    cap = int(limits["max_trace_bytes"])
+    program = _compact(
+        {"id": job.get("id"), "source": job.get("source", ""), "entry": job.get("entry"), "python": PYTHON}
+    )
+    program_json = _encode(program)
+    started = time.monotonic()
+    if len(program_json) > cap:
+        outcome = {
+            "status": "trace_limit",
+            "detail": f"the program alone is {len(program_json)} bytes, over max_trace_bytes ({cap})",
+        }
+        return _reply(job, program_json, [], _encode(outcome))
+    journal = mmap.mmap(-1, JOURNAL_HEADER + cap + _outcome_room(limits))
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    started = time.monotonic()
     oom_before = _oom_kills()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(result_r)
         os.close(out_r)
         os.close(err_r)
-        _child(job, limits, result_w, out_w, err_w)
-    os.close(result_w)
+        _child(job, limits, journal, out_w, err_w)
     os.close(out_w)
     os.close(err_w)
-    result, stderr_tail, timed_out = _collect(pid, result_r, out_r, err_r, limits)
-    status = _reap(pid, timed_out)
-    cleanup()
-    seconds = time.monotonic() - started
-    if _is_own_trace(result, job):
-        # the child's JSON as it wrote it: checked, not re-encoded
-        return b'{"id": ' + json.dumps(job.get("id")).encode() + b', "trace": ' + result + b"}"
-    trace = _failure_trace(job, status, stderr_tail, seconds, oom=_oom_kills() > oom_before)
-    return {"id": job.get("id"), "trace": trace}
-
-
-def _collect(pid: int, result_r: int, out_r: int, err_r: int, limits: dict[str, Any]) -> tuple[bytes, bytes, bool]:
-    """Read the child's result pipe (and drain its raw fd 1/2) until EOF or the wall limit."""
-    deadline = time.monotonic() + float(limits["wall_seconds"]) + GRACE_SECONDS
-    cap = int(limits["max_trace_bytes"])
-    result = bytearray()
-    err = bytearray()
-    open_fds = {result_r, out_r, err_r}
-    timed_out = False
     try:
-        while result_r in open_fds:
+        how, stderr_tail = _collect(pid, out_r, err_r, limits, requests)
+    finally:
+        cleanup()  # before the journal is read: nothing of the job may write to it any more
+    seconds = time.monotonic() - started
+    frames = _read_journal(journal)
+    journal.close()
+    return _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
+
+
+def _collect(pid: int, out_r: int, err_r: int, limits: dict[str, Any], requests: Requests | None) -> tuple[str, bytes]:
+    """Wait for the child to end (or kill it at the wall limit), draining its raw fd 1/2.
+
+    Watches the host's input too: if the host goes away, the job is killed at
+    once and :class:`HostGone` raised, so a killed host leaves nothing running.
+    Returns how the child ended and the tail of what it wrote to fd 2.
+    """
+    deadline = time.monotonic() + float(limits["wall_seconds"]) + GRACE_SECONDS
+    err = bytearray()
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None  # an old kernel: poll the child instead
+    watched = [out_r, err_r]
+    if pidfd is not None:
+        watched.append(pidfd)
+    if requests is not None and not requests.closed:
+        watched.append(requests.fd)
+    status: int | None = None
+    try:
+        while status is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select(list(open_fds), [], [], left)
+                _kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+                return "timeout", bytes(err[-STDERR_KEEP:])
+            ready, _, _ = select.select(watched, [], [], left if pidfd is not None else min(left, 0.005))
             for fd in ready:
+                if fd == pidfd:
+                    continue
+                if requests is not None and fd == requests.fd:
+                    if not requests.fill():  # the host is gone: so is the job
+                        _kill_group(pid)
+                        os.waitpid(pid, 0)
+                        raise HostGone()
+                    if len(requests.buffer) > REQUEST_BUFFER_MAX:
+                        watched.remove(fd)  # the host sends one job at a time: stop reading ahead
+                    continue
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
-                    open_fds.discard(fd)
-                elif fd == result_r:
-                    if len(result) <= cap:
-                        result += chunk
+                    watched.remove(fd)
                 elif fd == err_r and len(err) < STDERR_KEEP:
                     err += chunk
                 # raw writes to fd 1 are drained and dropped: the tracer captures print()
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = code
+        # what the child wrote to fd 2 just before it ended (a fatal error's message)
+        for _ in range(16):
+            if err_r not in watched or not select.select([err_r], [], [], 0)[0]:
+                break
+            chunk = os.read(err_r, 1 << 16)
+            if not chunk:
+                break
+            if len(err) < STDERR_KEEP:
+                err += chunk
     finally:
-        for fd in (result_r, out_r, err_r):
-            os.close(fd)
-    if len(result) > cap:
-        result = bytearray()
-    return bytes(result), bytes(err[-STDERR_KEEP:]), timed_out
-
-
-def _reap(pid: int, timed_out: bool) -> str:
-    """Make sure the child is gone; say how it ended."""
-    if timed_out:
-        _kill_group(pid)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return "gone"
-    if timed_out:
-        return "timeout"
+        for fd in (out_r, err_r, pidfd):
+            if fd is not None:
+                os.close(fd)
     if os.WIFSIGNALED(status):
-        return f"signal:{signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit:{os.WEXITSTATUS(status)}"
+        return f"signal:{signal.Signals(os.WTERMSIG(status)).name}", bytes(err[-STDERR_KEEP:])
+    return f"exit:{os.WEXITSTATUS(status)}", bytes(err[-STDERR_KEEP:])
 
 
 def _kill_group(pid: int) -> None:
@@ -208,23 +294,23 @@ def _kill_group(pid: int) -> None:
 
 
 def cleanup() -> None:
-    """Kill every process but this one, reap them, empty the scratch dirs."""
+    """Kill every process but this one, reap them, remove what a job could leave for the next."""
     if os.getpid() != 1:
         return  # not the init of a sandbox: nothing here is ours to kill or delete
-    try:
-        os.kill(-1, signal.SIGKILL)  # every process we may signal, except PID 1 (us)
-    except ProcessLookupError:
-        pass
     while True:
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process we may signal, except PID 1 (us)
+        except ProcessLookupError:
+            pass
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break
+            break  # no process left but us
         if pid == 0:
-            time.sleep(0.001)
-            continue
+            time.sleep(0.0005)
     for top in SCRATCH_DIRS:  # only inside a sandbox of our own: never a host's /tmp
         _empty(top)
+    _remove_ipc()
 
 
 def _empty(top: str) -> None:
@@ -244,6 +330,30 @@ def _empty(top: str) -> None:
             pass
 
 
+def _remove_ipc() -> None:
+    """Remove the System V shared memory, semaphores and message queues a job made."""
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        found += [(kind, int(row.split()[1])) for row in rows if row.split()]
+    if not found:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    for kind, ipc_id in found:
+        if kind == "shm":
+            libc.shmctl(ipc_id, IPC_RMID, None)
+        elif kind == "sem":
+            libc.semctl(ipc_id, 0, IPC_RMID)
+        else:
+            libc.msgctl(ipc_id, IPC_RMID, None)
+
+
 def _oom_kills() -> int:
     """OOM kills in this cgroup so far (cgroup v2), to tell a memory kill from others."""
     try:
@@ -256,24 +366,134 @@ def _oom_kills() -> int:
     return 0
 
 
-def _is_own_trace(result: bytes, job: dict[str, Any]) -> bool:
-    """Is ``result`` one JSON trace of this job's program (fit to pass on as one line)?"""
-    if not result or b"\n" in result:
-        return False
-    try:
-        trace = json.loads(result)
-    except ValueError:
-        return False
-    program = trace.get("program") if isinstance(trace, dict) else None
+# -- the journal: where the child's trace comes back ---------------------------------
+# An anonymous shared mapping made for one job before its fork. The child appends
+# frames to it and then publishes their total length in the header; the server
+# reads it once the child has ended, however it ended. No file descriptor leads
+# to it, so nothing the program writes anywhere can garble it, and a job whose
+# process is killed or hangs still leaves every event flushed before.
+#   b"E" + JSON list of events + b"\n"   (events, in order)
+#   b"O" + JSON {"outcome": ..., "events": N} + b"\n"   (the end: N events in all)
+JOURNAL_HEADER = 8  # bytes: the length of the frames written so far, little-endian
+
+
+def _outcome_room(limits: dict[str, Any]) -> int:
+    """Bytes kept for the outcome frame: stdout and stderr, each up to 6 bytes a character in JSON."""
+    return 12 * int(limits["max_output_bytes"]) + (1 << 20)
+
+
+def _read_journal(journal: mmap.mmap) -> list[bytes]:
+    """The frames the child published, whole ones only (a job may have written anything)."""
+    size = min(int.from_bytes(journal[:JOURNAL_HEADER], "little"), len(journal) - JOURNAL_HEADER)
+    body = journal[JOURNAL_HEADER : JOURNAL_HEADER + size]
+    return body.split(b"\n")[:-1]  # after the last newline: nothing, or a frame cut short
+
+
+def _assemble(
+    job: dict[str, Any],
+    program_json: bytes,
+    frames: list[bytes],
+    how: str,
+    stderr_tail: bytes,
+    seconds: float,
+    cap: int,
+    *,
+    oom: bool,
+) -> bytes:
+    """The reply for a job: its events from the journal and its outcome, cut to ``cap`` bytes."""
+    batches: list[bytes] = []
+    outcome: dict[str, Any] | None = None
+    total = None
+    for frame in frames:
+        kind, payload = frame[:1], frame[1:]
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            break  # not ours: the program wrote into its own journal; keep what came before
+        if kind == b"E" and isinstance(data, list):
+            if data:
+                batches.append(payload)
+        elif kind == b"O" and isinstance(data, dict) and isinstance(data.get("outcome"), dict):
+            outcome, total = data["outcome"], data.get("events")
+            break
+        else:
+            break
+    counted = [len(json.loads(b)) for b in batches]
+    if isinstance(total, int) and 0 <= total < sum(counted):  # the run dropped events it had flushed
+        batches, counted = _first_events(batches, counted, total)
+    if outcome is None:
+        outcome = _failure_outcome(how, stderr_tail, seconds, sum(counted), oom=oom)
+    recorded = total if isinstance(total, int) and total > sum(counted) else sum(counted)  # the journal filled up
+    outcome["events"] = sum(counted)
+    outcome_json = _encode(outcome)
+    room = cap - len(program_json) - len(outcome_json) - 64
+    n = sum(counted)
+    if sum(len(b) for b in batches) > room:  # over the cap: keep the first events that fit
+        kept: list[bytes] = []
+        used = 0
+        for batch in batches:
+            if used + len(batch) <= room:
+                kept.append(batch)
+                used += len(batch)
+                continue
+            events = json.loads(batch)
+            while events and used + len(part := _encode(events)) > room:
+                events = events[: len(events) // 2]
+            if events:
+                kept.append(part)
+            break
+        batches = kept
+        n = sum(len(json.loads(b)) for b in batches)
+    if n < recorded:
+        ended = outcome["status"]
+        outcome["status"] = "trace_limit"
+        outcome["detail"] = (
+            f"the trace passed max_trace_bytes ({cap}): the first {n} of {recorded} events are kept; "
+            f"the run ended {ended}" + (f" ({outcome['detail']})" if outcome.get("detail") else "")
+        )
+        outcome["events"] = n
+        outcome_json = _encode(outcome)
+    return _reply(job, program_json, batches, outcome_json)
+
+
+def _first_events(batches: list[bytes], counted: list[int], total: int) -> tuple[list[bytes], list[int]]:
+    kept, kept_counts, n = [], [], 0
+    for batch, count in zip(batches, counted, strict=True):
+        if n + count <= total:
+            kept.append(batch)
+            kept_counts.append(count)
+            n += count
+            continue
+        if total > n:
+            kept.append(_encode(json.loads(batch)[: total - n]))
+            kept_counts.append(total - n)
+        break
+    return kept, kept_counts
+
+
+def _reply(job: dict[str, Any], program_json: bytes, batches: list[bytes], outcome_json: bytes) -> bytes:
+    """``{"id": ..., "trace": ...}`` from JSON parts, joined as they are (not decoded again)."""
+    events = b", ".join(b[1:-1] for b in batches)
     return (
-        isinstance(program, dict)
-        and program.get("source") == job.get("source")
-        and program.get("entry") == job.get("entry")
-    )
+        b'{"id": ' + _encode(job.get("id")) + b', "trace": {"format": ' + str(FORMAT).encode()
+        + b', "program": ' + program_json + b', "events": [' + events + b'], "outcome": ' + outcome_json + b"}}"
+    )  # fmt: skip
 
 
-def _failure_trace(job: dict[str, Any], how: str, stderr_tail: bytes, seconds: float, *, oom: bool) -> dict[str, Any]:
-    """The trace of a job whose child left no result."""
+def _encode(value: Any) -> bytes:
+    """JSON as UTF-8; text that is not valid Unicode (lone surrogates) is written escaped."""
+    try:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value).encode("ascii")
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, *, oom: bool) -> dict[str, Any]:
+    """The outcome of a job whose child ended without writing one."""
     if how == "timeout":
         status, detail = "timeout", "killed at the wall-clock limit"
     elif oom or how == "signal:SIGKILL":
@@ -283,31 +503,23 @@ def _failure_trace(job: dict[str, Any], how: str, stderr_tail: bytes, seconds: f
     elif how.startswith("signal:"):
         status, detail = "crashed", f"killed by {how[7:]}"
     elif how.startswith("exit:"):
-        status, detail = "crashed", f"the process exited (code {how[5:]}) before the trace was written"
+        status, detail = "crashed", f"the process exited (code {how[5:]}) before the trace was finished"
     else:
         status, detail = "sandbox_error", f"the job's process vanished ({how})"
+    if events:
+        detail += f"; the {events} events recorded before are kept"
     return {
-        "format": 1,
-        "program": {
-            "id": job.get("id"),
-            "source": job.get("source", ""),
-            "entry": job.get("entry"),
-            "python": sys.version.split()[0],
-        },
-        "events": [],
-        "outcome": {
-            "status": status,
-            "stdout": "",
-            "stderr": stderr_tail.decode("utf-8", "replace"),
-            "events": 0,
-            "seconds": round(seconds, 6),
-            "detail": detail,
-        },
+        "status": status,
+        "stdout": "",
+        "stderr": stderr_tail.decode("utf-8", "replace"),
+        "events": events,
+        "seconds": round(seconds, 6),
+        "detail": detail,
     }
 
 
 # -- the child ---------------------------------------------------------------------
-def _child(job: dict[str, Any], limits: dict[str, Any], result_w: int, out_w: int, err_w: int) -> None:
+def _child(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap, out_w: int, err_w: int) -> None:
     try:
         os.setsid()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
@@ -316,11 +528,10 @@ def _child(job: dict[str, Any], limits: dict[str, Any], result_w: int, out_w: in
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        result_fd = os.dup2(result_w, 3)
-        os.closerange(4, 1 << 16)
+        os.closerange(3, 1 << 16)
         os.chdir("/tmp")
         _set_limits(limits)
-        _run(job, limits, result_fd)
+        _run(job, limits, journal)
     except BaseException:  # noqa: BLE001
         os._exit(70)
     os._exit(0)
@@ -343,50 +554,133 @@ def _set_limits(limits: dict[str, Any]) -> None:
             pass
 
 
-def _run(job: dict[str, Any], limits: dict[str, Any], result_fd: int) -> None:
+class Journal:
+    """The child's side of the journal: frames appended, their length published after each.
+
+    A thread flushes the events recorded so far every ``FLUSH_SECONDS``, so a
+    program that hangs (a C call, an alarm it cancelled, a ``__del__`` that
+    never returns) or is killed keeps them; the end of the run writes the rest
+    and the outcome. Only the job's own process writes: a fork of the program
+    inherits the mapping, not the right to report.
+    """
+
+    def __init__(self, journal: mmap.mmap, events_room: int) -> None:
+        self.mm = journal
+        self.end = JOURNAL_HEADER
+        self.events_end = JOURNAL_HEADER + events_room
+        self.sent = 0  # events flushed
+        self.full = False
+        self.lock = _thread.allocate_lock()
+        self.pid = os.getpid()
+        self.records: list[tuple[Any, ...]] | None = None
+
+    def _append(self, frame: bytes, limit: int) -> bool:
+        end = self.end + len(frame)
+        if end > limit:
+            return False
+        self.mm[self.end : end] = frame
+        self.end = end
+        self.mm[:JOURNAL_HEADER] = (end - JOURNAL_HEADER).to_bytes(JOURNAL_HEADER, "little")
+        return True
+
+    def _events(self, events: list[dict[str, Any]]) -> None:
+        """Append a batch, or the part of it that fits; past that the journal is full."""
+        while events and not self._append(b"E" + _encode(events) + b"\n", self.events_end):
+            events = events[: len(events) // 2]
+            self.full = True
+        self.sent += len(events)
+
+    def flush(self) -> None:
+        """Append the events recorded since the last flush (those kept unrendered wait for the end)."""
+        records = self.records
+        if records is None or self.full:
+            return
+        start, stop = self.sent, len(records)
+        batch = []
+        for kind, line, text, func, depth, state, value, printed in records[start:stop]:
+            if type(state) is tuple or type(value) is tuple:
+                break  # kept raw at the recursion limit: rendered when the run ends
+            event = {"kind": kind, "line": line, "source_line": text, "func": func, "depth": depth}
+            if state is not None:
+                event["locals"] = state
+            if value is not None:
+                event["value"] = value
+            if printed is not None:
+                event["stdout"] = printed
+            batch.append(event)
+        if batch:
+            self._events(batch)
+
+    def run_flusher(self) -> None:
+        sleep = time.sleep
+        while True:
+            sleep(FLUSH_SECONDS)
+            try:
+                with self.lock:
+                    if self.records is None:
+                        return
+                    self.flush()
+            except BaseException:  # noqa: BLE001 - never a word into the program's streams
+                return
+
+    def finish(self, trace: Any) -> None:
+        """Write the rest of ``trace`` and its outcome, then end the process at once."""
+        if os.getpid() != self.pid:
+            os._exit(0)  # a fork the program made: the job's own process reports
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if not self.lock.acquire(timeout=1.0):
+            os._exit(75)  # the flusher never let go (the program forked it stuck): report nothing
+        try:
+            self.records = None
+            events = trace.events
+            if len(events) > self.sent and not self.full:
+                self._events([_compact(e.__dict__) for e in events[self.sent :]])
+            outcome = _compact(trace.outcome.__dict__)
+            frame = b"O" + _encode({"outcome": outcome, "events": len(events)}) + b"\n"
+            if not self._append(frame, len(self.mm)):
+                for key in ("stdout", "stderr"):
+                    outcome[key] = outcome.get(key, "")[:1000]
+                outcome["detail"] = (outcome.get("detail") or "") + "; stdout and stderr cut to fit the trace"
+                self._append(b"O" + _encode({"outcome": outcome, "events": len(events)}) + b"\n", len(self.mm))
+        finally:
+            os._exit(0)
+
+
+def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> None:
     from tracer import Outcome, Program, ProgramError, Trace
+    from tracer.recorder import Recorder
 
-    write = os.write  # held before the program runs
-    dumps = json.dumps
-    cap = int(limits["max_trace_bytes"])
-    exit_now = os._exit
-
-    def send(trace: Any) -> None:
-        data = trace.to_dict()
-        text = dumps(data, ensure_ascii=False).encode("utf-8")
-        while len(text) > cap and data["events"]:  # too big: keep the first events
-            data["events"] = data["events"][: len(data["events"]) // 2]
-            data["outcome"]["detail"] = (data["outcome"]["detail"] + "; " if data["outcome"]["detail"] else "") + (
-                f"trace cut to {len(data['events'])} events (max_trace_bytes)"
-            )
-            text = dumps(data, ensure_ascii=False).encode("utf-8")
-        view = memoryview(text)
-        while view:
-            view = view[write(result_fd, view) :]
-
-    def stop_now(trace: Any) -> None:  # a limit: send what we have, end at once
-        send(trace)
-        exit_now(0)
-
+    room = int(limits["max_trace_bytes"])
+    sink = Journal(journal, room)
+    program = Program(id=str(job.get("id")), source=job.get("source", ""), entry=job.get("entry"), python=PYTHON)
     current: dict[str, Any] = {}
 
-    def on_time(signum: int, frame: Any) -> None:
+    def end(status: str, detail: str, value: str | None = None) -> None:
         rec = current.get("recorder")
-        if rec is not None and rec.status is not None:
-            return  # the run is over: its trace is being written
-        if rec is not None:
-            what = "wall-clock" if signum == signal.SIGALRM else "CPU-time"
-            rec.stop("timeout", f"stopped at the {what} limit")
-        exit_now(0)
+        if rec is not None and getattr(rec, "backend", None) is not None:
+            trace = rec.build(value, rec.out.text(), rec.err.text(), time.perf_counter() - rec._started)
+            trace.outcome.status, trace.outcome.detail = status, detail
+        else:
+            trace = Trace(program, [], Outcome(status, value=value, detail=detail))  # type: ignore[arg-type]
+        sink.finish(trace)
+
+    def on_time(signum: int, frame: Any) -> None:
+        what = "wall-clock" if signum == signal.SIGALRM else "CPU-time"
+        rec = current.get("recorder")
+        if rec is not None and rec.status is None and getattr(rec, "backend", None) is not None:
+            rec.stop("timeout", f"stopped at the {what} limit")  # ends in on_stop
+        ended = f" after the run had {rec.status}" if rec is not None and rec.status else ""
+        end("timeout", f"stopped at the {what} limit{ended}")
+
+    def done(trace: Any) -> None:
+        if trace.outcome.status == "raised" and (trace.outcome.value or "").startswith("MemoryError"):
+            trace.outcome.status = "memory_limit"
+            trace.outcome.detail = "raised MemoryError at the address-space limit"
+        sink.finish(trace)
 
     signal.signal(signal.SIGALRM, on_time)
     signal.signal(signal.SIGXCPU, on_time)
-    signal.setitimer(signal.ITIMER_REAL, float(limits["wall_seconds"]))
-    from tracer.recorder import Recorder
-
-    program = Program(
-        id=str(job.get("id")), source=job.get("source", ""), entry=job.get("entry"), python=sys.version.split()[0]
-    )
+    signal.setitimer(signal.ITIMER_REAL, max(float(limits["wall_seconds"]), MIN_TIMER_SECONDS))
     try:
         recorder = Recorder(
             program,
@@ -394,28 +688,21 @@ def _run(job: dict[str, Any], limits: dict[str, Any], result_fd: int) -> None:
             max_output=int(limits["max_output_bytes"]),
             cap=int(job.get("cap") or 200),
             backend=str(job.get("backend") or "auto"),
-            on_stop=stop_now,
+            on_stop=sink.finish,
+            on_done=done,
             reserve=16 * 1024 * 1024,  # to write the trace if the run exhausts memory
         )
         current["recorder"] = recorder
-        trace = recorder.run()
+        sink.records = recorder.records
+        _thread.start_new_thread(sink.run_flusher, ())
+        trace = recorder.run()  # ends in on_done, unless the program's objects get in the way
     except MemoryError:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        send(Trace(program, [], Outcome("memory_limit", detail="ran out of memory (address-space limit)")))
-        return
+        end("memory_limit", "ran out of memory (address-space limit)")
     except ProgramError as exc:  # does not compile: what running it would do
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        send(Trace(program, [], Outcome("raised", value=f"SyntaxError({str(exc)!r})", detail=str(exc))))
-        return
-    except Exception as exc:  # noqa: BLE001 - e.g. a tracer backend this interpreter lacks
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        send(Trace(program, [], Outcome("sandbox_error", detail=f"{type(exc).__name__}: {exc}")))
-        return
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    if trace.outcome.status == "raised" and (trace.outcome.value or "").startswith("MemoryError"):
-        trace.outcome.status = "memory_limit"
-        trace.outcome.detail = "raised MemoryError at the address-space limit"
-    send(trace)
+        end("raised", str(exc), value=f"SyntaxError({str(exc)!r})")
+    except BaseException as exc:  # noqa: BLE001 - the program broke the tracer (or this interpreter lacks a backend)
+        end("crashed", f"the tracer failed: {type(exc).__name__}: {exc}")
+    end("crashed", f"the run ended without a trace ({trace.outcome.status})")
 
 
 if __name__ == "__main__":

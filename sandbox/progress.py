@@ -53,10 +53,12 @@ class Progress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress as RichProgress,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         columns: list[Any] = [TextColumn("[bold]{task.description}")]

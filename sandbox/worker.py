@@ -21,6 +21,8 @@ from .job import Job
 
 ANSWER_MARGIN = 10.0  # seconds past a job's wall limit before the server counts as hung
 START_TIMEOUT = 60.0
+HELLO_LIMIT = 1 << 16  # bytes of the server's first line
+REPLY_MARGIN = 1 << 20  # bytes of a reply beyond the trace cap and the program (id, framing, the outcome's own text)
 
 
 class WorkerDied(Exception):
@@ -29,7 +31,7 @@ class WorkerDied(Exception):
 
 class Channel(Protocol):
     def send(self, data: bytes) -> None: ...
-    def readline(self, timeout: float) -> bytes: ...
+    def readline(self, timeout: float, limit: int = ...) -> bytes: ...
     def close(self) -> None: ...
 
 
@@ -39,9 +41,12 @@ class LineChannel:
     def __init__(self) -> None:
         self._lines = bytearray()  # received payload not yet returned
 
-    def readline(self, timeout: float) -> bytes:
+    def readline(self, timeout: float, limit: int = HELLO_LIMIT) -> bytes:
+        """The next line, within ``timeout`` seconds and ``limit`` bytes (past either the server is dropped)."""
         deadline = time.monotonic() + timeout
         while (end := self._lines.find(b"\n")) < 0:
+            if len(self._lines) > limit:
+                raise WorkerDied(f"the fork server sent more than {limit} bytes for one reply")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
@@ -101,8 +106,8 @@ class Worker:
             raise WorkerDied(f"the fork server did not start: {hello!r}")
         self.python: str = hello.get("python", "")
 
-    def _read(self, timeout: float) -> dict:
-        line = self.channel.readline(timeout)
+    def _read(self, timeout: float, limit: int = HELLO_LIMIT) -> dict:
+        line = self.channel.readline(timeout, limit)
         try:
             data = json.loads(line)
         except ValueError:
@@ -113,8 +118,11 @@ class Worker:
 
     def run(self, job: Job) -> Trace:
         """Run one job. Raises :class:`WorkerDied` if the server must be replaced."""
-        self.channel.send(json.dumps(job.to_wire(), ensure_ascii=False).encode("utf-8") + b"\n")
-        reply = self._read(job.limits.wall_seconds + ANSWER_MARGIN)
+        request = json.dumps(job.to_wire(), ensure_ascii=False).encode("utf-8")
+        self.channel.send(request + b"\n")
+        # the server cuts a trace to max_trace_bytes, or returns an oversized program with no events
+        limit = job.limits.max_trace_bytes + 2 * len(request) + REPLY_MARGIN
+        reply = self._read(job.limits.wall_seconds + ANSWER_MARGIN, limit)
         if reply.get("id") != job.id:
             raise WorkerDied(f"the fork server answered job {reply.get('id')!r} while running {job.id!r}")
         if "error" in reply:

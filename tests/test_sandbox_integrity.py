@@ -1,0 +1,336 @@
+"""Trace integrity in the real sandboxes: no job reaches another, no trace is lost.
+
+Each test is an attack or an accident that once poisoned or lost traces
+(issue 8), run against both backends (Docker and bubblewrap).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Job, Limits, Sandbox
+from sandbox.worker import FdChannel, WorkerDied
+
+from .sandbox_support import BACKEND_PARAMS, docker_problem, open_sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+LIMITS = Limits(wall_seconds=3, cpu_seconds=3, memory_mb=256, max_events=100_000, max_output_bytes=100_000)
+INNOCENT = "def g(x):\n    y = x + 1\n    return y\n"
+
+
+def prog(body: str) -> str:
+    return textwrap.dedent(body).lstrip("\n")
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    sandbox = open_sandbox(request.param)
+    yield sandbox
+    sandbox.close()
+
+
+def innocent(i: int) -> Job:
+    return Job(INNOCENT, f"g({i})", id=f"innocent-{i}", limits=LIMITS)
+
+
+def assert_innocent(trace, i: int) -> None:
+    assert trace.outcome.status == "returned", trace.outcome
+    assert trace.outcome.value == str(i + 1), trace.outcome
+    assert [e.kind for e in trace.events] == ["call", "line", "line", "return"]
+
+
+# -- jobs must not reach each other ---------------------------------------------------
+FORGER = prog("""
+    import json, os
+    def f():
+        try:
+            fd_in = os.open('/proc/1/fd/0', os.O_RDONLY)
+            fd_out = os.open('/proc/1/fd/1', os.O_WRONLY)
+        except OSError as exc:
+            return 'blocked: ' + type(exc).__name__
+        def answer(job_id):
+            fake = {'id': job_id, 'trace': {'format': 1, 'program': {'id': job_id, 'source': '', 'python': ''},
+                    'events': [], 'outcome': {'status': 'returned', 'value': "'FORGED'"}}}
+            os.write(fd_out, json.dumps(fake).encode() + b'\\n')
+        answer('forger')
+        buf = b''
+        while True:
+            buf += os.read(fd_in, 1 << 20)
+            while b'\\n' in buf:
+                line, buf = buf.split(b'\\n', 1)
+                answer(json.loads(line)['id'])
+    """)
+
+
+def test_a_job_cannot_answer_the_jobs_after_it(box: Sandbox) -> None:
+    jobs = [Job(FORGER, "f()", id="forger", limits=LIMITS)] + [innocent(i) for i in range(40)]
+    results = dict(box.map(jobs))
+    assert results["forger"].outcome.value == "'blocked: PermissionError'", results["forger"].outcome
+    for i in range(40):
+        assert_innocent(results[f"innocent-{i}"], i)
+
+
+REACH_SERVER = prog("""
+    import ctypes, os, signal
+    def f():
+        found = {}
+        for path in ('/proc/1/fd/0', '/proc/1/fd/1', '/proc/1/fd/2', '/proc/1/mem', '/proc/1/environ'):
+            try:
+                with open(path, 'rb', buffering=0) as fh:
+                    fh.read(1)
+                found[path] = 'opened'
+            except OSError as exc:
+                found[path] = type(exc).__name__
+        libc = ctypes.CDLL(None, use_errno=True)
+        found['ptrace'] = libc.ptrace(16, 1, None, None)  # PTRACE_ATTACH to the server
+        for sig in (signal.SIGTERM, signal.SIGSTOP, signal.SIGKILL, signal.SIGINT):
+            try:
+                os.kill(1, sig)
+            except OSError:
+                pass
+        return found
+    """)
+
+
+def test_a_job_cannot_open_ptrace_or_signal_the_server(box: Sandbox) -> None:
+    trace = box.run(Job(REACH_SERVER, "f()", limits=LIMITS))
+    assert trace.outcome.status == "returned", trace.outcome
+    assert "opened" not in (trace.outcome.value or ""), trace.outcome.value
+    assert "'ptrace': -1" in (trace.outcome.value or ""), trace.outcome.value
+    assert_innocent(box.run(innocent(7)), 7)  # the server is alive and answers
+
+
+LEAVE_BEHIND = prog("""
+    import ctypes, os
+    def f():
+        libc = ctypes.CDLL(None, use_errno=True)
+        shm = libc.shmget(0x5eed, 4096, 0o1666)  # IPC_CREAT | 0666
+        msg = libc.msgget(0x5eed, 0o1666)
+        sem = libc.semget(0x5eed, 1, 0o1666)
+        for path in ('/dev/shm/left', '/tmp/left'):
+            with open(path, 'w') as fh:
+                fh.write('from the last job')
+        return [shm >= 0, msg >= 0, sem >= 0]
+    """)
+FIND_LEFTOVERS = prog("""
+    import ctypes, os
+    def f():
+        libc = ctypes.CDLL(None, use_errno=True)
+        ipc = [libc.shmget(0x5eed, 0, 0), libc.msgget(0x5eed, 0), libc.semget(0x5eed, 0, 0)]
+        files = [p for p in ('/dev/shm/left', '/tmp/left') if os.path.exists(p)]
+        return ipc, files
+    """)
+
+
+def test_nothing_a_job_leaves_reaches_the_next(box: Sandbox) -> None:
+    left = box.run(Job(LEAVE_BEHIND, "f()", limits=LIMITS))
+    assert left.outcome.status == "returned", left.outcome
+    found = box.run(Job(FIND_LEFTOVERS, "f()", limits=LIMITS))
+    assert found.outcome.value == "([-1, -1, -1], [])", found.outcome
+
+
+def test_the_host_bounds_what_it_buffers_for_one_reply() -> None:
+    read_fd, write_fd = os.pipe()
+    writer = threading.Thread(target=lambda: os.write(write_fd, b"x" * (4 << 20)), daemon=True)
+    writer.start()  # a reply line that never ends
+    channel = FdChannel(os.open(os.devnull, os.O_WRONLY), read_fd)
+    try:
+        with pytest.raises(WorkerDied, match="more than 1048576 bytes"):
+            channel.readline(10, limit=1 << 20)
+    finally:
+        channel.close()
+        os.close(read_fd)
+        writer.join(5)
+        os.close(write_fd)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_killed_host_leaves_no_container(sig: str) -> None:
+    problem = docker_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    from sandbox.image import docker_client
+
+    script = prog("""
+        import sys
+        from sandbox import Job, Limits, Sandbox
+        limits = Limits(wall_seconds=100000, cpu_seconds=100000)
+        with Sandbox("docker", limits=limits) as box:
+            print(box.describe()["python"], flush=True)
+            box.run(Job("import time\\ndef f():\\n    time.sleep(100000)\\n", "f()", limits=limits))
+        """)
+    client = docker_client()
+    before = {c.id for c in client.containers.list(filters={"label": "org.cwm.pool"})}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip()
+        time.sleep(1.0)  # the job is running now
+        mine = {c.id for c in client.containers.list(filters={"label": "org.cwm.pool"})} - before
+        assert mine, "the host's container is not running"
+        proc.send_signal(getattr(__import__("signal"), sig))
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        alive = mine
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.25)
+            alive = mine & {c.id for c in client.containers.list(all=True, filters={"label": "org.cwm.pool"})}
+        assert not alive, f"containers left running 5 s after {sig} of the host"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# -- no trace is lost -------------------------------------------------------------------
+def loop_then(tail: str) -> str:
+    """A program that records a few events in f(), then does ``tail``."""
+    return prog("""
+        import os, signal, sys, time
+        def f():
+            total = 0
+            for i in range(5):
+                total += i
+        """) + textwrap.indent(prog(tail), "    ")
+
+
+LOSSY = {
+    "str_never_returns": (
+        prog("""
+            class Stuck(Exception):
+                def __str__(self):
+                    while True:
+                        pass
+            def f():
+                total = 0
+                for i in range(5):
+                    total += i
+                raise Stuck()
+            """),
+        ("timeout",),
+    ),
+    "del_never_returns": (
+        prog("""
+            class Stuck:
+                def __del__(self):
+                    while True:
+                        pass
+            def f():
+                total = 0
+                for i in range(5):
+                    total += i
+                return Stuck()
+            """),
+        ("returned",),
+    ),
+    "cancels_the_alarm_and_sleeps": (
+        loop_then("""
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            time.sleep(1000)
+            """),
+        ("timeout",),
+    ),
+    "exits_at_once": (loop_then("time.sleep(0.2)\nos._exit(3)\n"), ("crashed",)),
+    "kills_itself": (loop_then("time.sleep(0.2)\nos.kill(os.getpid(), signal.SIGKILL)\n"), ("crashed",)),
+    "writes_into_every_fd": (
+        loop_then("""
+            for fd in range(1024):
+                try:
+                    os.write(fd, b'{"id": "x", "trace": {}}\\n' + bytes(range(256)))
+                except OSError:
+                    pass
+            return total
+            """),
+        ("returned",),
+    ),
+    "forks_and_both_finish": (loop_then("pid = os.fork()\nreturn total\n"), ("returned",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSY))
+def test_events_come_back_whatever_the_program_does_after(box: Sandbox, name: str) -> None:
+    source, statuses = LOSSY[name]
+    started = time.monotonic()
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert trace.outcome.status in statuses, (name, trace.outcome)
+    lines = [e.line for e in trace.events if e.kind == "line" and e.func == "f"]
+    assert len(lines) >= 12, (name, [(e.kind, e.line) for e in trace.events], trace.outcome)
+    assert trace.outcome.events == len(trace.events)
+    assert time.monotonic() - started < LIMITS.wall_seconds + 5
+    assert_innocent(box.run(innocent(3)), 3)
+
+
+def test_a_detached_child_does_not_hold_the_job(box: Sandbox) -> None:
+    source = prog("""
+        import os, time
+        def f():
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(1000)
+            return 'parent'
+        """)
+    started = time.monotonic()
+    trace = box.run(Job(source, "f()", limits=Limits(wall_seconds=20, cpu_seconds=20)))
+    assert trace.outcome.status == "returned" and trace.outcome.value == "'parent'", trace.outcome
+    assert time.monotonic() - started < 5, "the job waited for its detached child"
+
+
+def test_a_trace_over_the_size_cap_says_so(box: Sandbox) -> None:
+    source = "def f():\n    s = ''\n    for i in range(3000):\n        s = 'x' * 150\n    return len(s)\n"
+    limits = Limits(wall_seconds=10, cpu_seconds=10, max_trace_bytes=200_000, max_events=100_000)
+    trace = box.run(Job(source, "f()", limits=limits))
+    assert trace.outcome.status == "trace_limit", trace.outcome
+    assert "returned" in trace.outcome.detail and "max_trace_bytes" in trace.outcome.detail
+    assert 100 < len(trace.events) < 6000 and trace.outcome.events == len(trace.events)
+    assert len(trace.to_json().encode()) <= 200_000
+    assert [e.kind for e in trace.events[:2]] == ["call", "line"]
+
+
+def test_a_source_over_the_size_cap_gets_a_clear_outcome(box: Sandbox) -> None:
+    source = "x = 1\n" + "# padding\n" * 20_000
+    trace = box.run(Job(source, None, limits=Limits(max_trace_bytes=100_000)))
+    assert trace.outcome.status == "trace_limit", trace.outcome
+    assert "over max_trace_bytes" in trace.outcome.detail
+
+
+def test_a_tiny_wall_limit_is_a_timeout(box: Sandbox) -> None:
+    trace = box.run(Job("def f():\n    while True:\n        pass\n", "f()", limits=Limits(wall_seconds=1e-9)))
+    assert trace.outcome.status == "timeout", trace.outcome
+
+
+def test_a_program_that_clears_sys_modules_is_its_own_outcome(box: Sandbox) -> None:
+    source = "import sys\ndef f():\n    sys.modules.clear()\n    x = 1\n    return x\n"
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert trace.outcome.status != "sandbox_error", trace.outcome
+    assert [e.kind for e in trace.events][:2] == ["call", "line"]
+
+
+def test_text_that_is_not_unicode_keeps_the_trace(box: Sandbox) -> None:
+    source = prog("""
+        def f():
+            name = b'caf\\xff'.decode('utf-8', 'surrogateescape')
+            lone = '\\ud800'
+            print(lone, name)
+            try:
+                open(name)
+            except OSError as exc:
+                err = exc
+            raise ValueError(lone + name)
+        """)
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert trace.outcome.status == "raised", trace.outcome
+    assert len(trace.events) >= 8
+    json.loads(trace.to_json())  # the whole trace is one valid JSON text

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -25,12 +26,15 @@ from .sandbox_support import open_sandbox
 ROOT = Path(__file__).resolve().parents[1]
 CRUXEVAL = ROOT.parent / "shared" / "data" / "cruxeval.jsonl"
 
-pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def a_sandbox_runs() -> None:
     open_sandbox("process").close()  # skips (fails in CI) where no sandbox can run
+
+
+def sandboxed(test: Callable[..., None]) -> Callable[..., None]:
+    """A test that traces in a sandbox: slow, and skipped where none runs."""
+    return pytest.mark.slow(pytest.mark.usefixtures("a_sandbox_runs")(test))
 
 
 def cwm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -53,6 +57,7 @@ def records(tmp_path: Path) -> Path:
     return path
 
 
+@sandboxed
 def test_build_writes_a_loadable_dataset(records: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = cwm(
@@ -77,6 +82,30 @@ def test_build_writes_a_loadable_dataset(records: Path, tmp_path: Path) -> None:
     assert all(len(splits) == 1 for splits in by_function.values()), "one function, one split"
     card = (out / "README.md").read_text()
     assert "traces: 40" in card and "jsonl:mine" in card and "exact duplicates | 1" in card and "bad JSON" in card
+
+
+@sandboxed
+def test_records_no_program_text_can_hold_are_skipped_and_the_rest_is_built(records: Path, tmp_path: Path) -> None:
+    """One record with a ``\\ud800`` escape (valid JSON, no UTF-8) used to end the build with a traceback."""
+    with records.open("a", encoding="utf-8") as fh:
+        fh.write('{"source": "def f(x):\\n    return \'\\ud800\'\\n", "entry": "f(1)"}\n')
+        fh.write('{"id": "bad\\udfff", "source": "def g():\\n    return 1\\n", "entry": "g()"}\n')
+        fh.write(json.dumps({"source": "def h():\n    return 1\x00\n", "entry": "h()"}) + "\n")
+        fh.write(json.dumps({"source": "def k():\n    return 1\n", "entry": "k()"}) + "\n")
+    out = tmp_path / "out"
+    result = cwm(
+        "dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress", "--sandbox", "process"
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    ids = sorted(row["id"] for row in read_rows(out, columns=["id"]))
+    assert len(ids) == 41 and "jsonl:mine/46" in ids, "the 40 good programs and the one after the bad ones"
+    card = (out / "README.md").read_text()
+    for reason in (
+        "field source holds a lone surrogate",
+        "field id holds a lone surrogate",
+        "field source holds a NUL byte",
+    ):
+        assert f"| skipped: {reason} | 1 |" in card, card
 
 
 def test_trace_rows_round_trip_awkward_text() -> None:
@@ -109,6 +138,7 @@ def test_the_locals_encoder_without_orjson(monkeypatch: pytest.MonkeyPatch) -> N
         assert encode(names) == json.dumps(names, ensure_ascii=False)
 
 
+@sandboxed
 def test_stats_and_show(records: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress").returncode == 0
@@ -141,6 +171,7 @@ def test_bad_input_is_one_clear_line(records: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a cwm dataset directory" in result.stderr
 
 
+@sandboxed
 def test_other_settings_are_refused(records: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(out), "--no-progress").returncode == 0
@@ -150,6 +181,7 @@ def test_other_settings_are_refused(records: Path, tmp_path: Path) -> None:
     assert same.returncode == 0 and "traced 0 programs" in same.stdout and "40 already done" in same.stdout
 
 
+@sandboxed
 def test_shards_merge_into_the_whole(records: Path, tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     assert cwm("dataset", "build", "--source", f"jsonl={records}", "--out", str(whole), "--no-progress").returncode == 0
@@ -173,6 +205,7 @@ def test_shards_merge_into_the_whole(records: Path, tmp_path: Path) -> None:
     assert clash.returncode == 2 and "other settings" in clash.stderr
 
 
+@sandboxed
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "sigint"])
 def test_a_killed_build_resumes_without_loss_or_duplicates(tmp_path: Path, how: signal.Signals) -> None:
     if not CRUXEVAL.exists():
@@ -198,6 +231,7 @@ def test_a_killed_build_resumes_without_loss_or_duplicates(tmp_path: Path, how: 
     assert not list(out.rglob("*.tmp")), "no half-written files left"
 
 
+@sandboxed
 def test_the_readme_pipeline_end_to_end(tmp_path: Path) -> None:
     """HumanEval + a directory of real standard-library code (+ CRUXEval when present), in the sandbox."""
     import bisect
@@ -222,6 +256,7 @@ def test_the_readme_pipeline_end_to_end(tmp_path: Path) -> None:
     assert figures["by_outcome"]["returned"] > 0.9 * figures["traces"]
 
 
+@sandboxed
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_full_disk_is_a_clear_error_and_damages_nothing(tmp_path: Path) -> None:
     if not CRUXEVAL.exists():
@@ -242,6 +277,7 @@ def test_a_full_disk_is_a_clear_error_and_damages_nothing(tmp_path: Path) -> Non
         subprocess.run(["umount", str(disk)], check=False)
 
 
+@sandboxed
 def test_token_length_percentiles_with_a_local_tokenizer(records: Path, tmp_path: Path) -> None:
     """A tokenizer trained here (no download), saved as a Hugging Face folder, read by `stats --tokenizer`."""
     tokenizers = pytest.importorskip("tokenizers")

@@ -36,9 +36,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sandbox import Job, Limits, Sandbox
-from tracer import Trace
+from sandbox.progress import Progress
+from tracer import STATUSES, Trace
 
 from .sources import ProgramSource, Skip, SourceProgram
+from .sources.base import program_problem
 from .trace_table import SCHEMA, TraceBatch
 
 SPLITS = ("train", "validation", "test")
@@ -47,6 +49,7 @@ SETTINGS_FILE = f"{STATE}/build.json"
 REPORT_FILE = f"{STATE}/report.json"
 PARTS = f"{STATE}/parts"
 DATA = "data"
+COLLECT_QUIET_SECONDS = 2.0  # collecting programs faster than this shows no progress at all
 
 
 class DatasetError(Exception):
@@ -127,14 +130,22 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 @dataclass
 class BuildReport:
-    """What a build did: counts for the progress line, the card and the caller."""
+    """What a build did: counts for the progress line, the card and the caller.
+
+    :meth:`summary` is the line to show the user when the build ends; when
+    the dataset holds no trace at all it says why (every program skipped, by
+    reason; no programs; an empty shard) instead of counts.
+    """
 
     outcomes: Counter[str] = field(default_factory=Counter)  # status -> traces written this run
-    skipped: Counter[str] = field(default_factory=Counter)  # reason -> programs skipped by sources
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> programs skipped
+    found: int = 0  # programs the sources gave (not skipped), in any shard
     duplicates: int = 0
     other_shards: int = 0
     already_done: int = 0
     traced: int = 0
+    traces: int | None = None  # traces in the finished dataset (None until it is finalized)
+    shard: tuple[int, int] = (0, 1)
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -142,9 +153,66 @@ class BuildReport:
         return {
             "outcomes": dict(self.outcomes),
             "skipped": dict(self.skipped),
+            "found": self.found,
             "duplicates": self.duplicates,
             "other_shards": self.other_shards,
+            "already_done": self.already_done,
+            "traced": self.traced,
+            "traces": self.traces,
+            "shard": list(self.shard),
         }
+
+    def summary(self) -> str:
+        """One line on what the build did, or, for a dataset with no traces, why it has none."""
+        if self.interrupted:
+            return f"interrupted: {self.traced} traces saved; run the same command again to continue"
+        if self.traces == 0:
+            return f"no traces: {why_empty(self.to_json())}"
+        outcomes = ", ".join(f"{status} {n}" for status, n in _by_status(self.outcomes))
+        parts = [f"traced {self.traced} programs in {self.seconds:.1f}s" + (f" ({outcomes})" if outcomes else "")]
+        if self.already_done:
+            parts.append(f"{self.already_done} already done")
+        if self.skipped:
+            parts.append(f"{sum(self.skipped.values())} skipped ({_reasons(self.skipped)})")
+        if self.duplicates:
+            parts.append(f"{self.duplicates} exact duplicate{'s' * (self.duplicates != 1)}")
+        if self.other_shards:
+            parts.append(f"{self.other_shards} in other shards")
+        if self.traces is not None:
+            parts.append(f"{self.traces} traces in the dataset")
+        return "; ".join(parts)
+
+
+def _by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Counts per outcome status in the contract's order (any unknown status last)."""
+    order = {status: n for n, status in enumerate(STATUSES)}
+    return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
+def _reasons(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
+
+
+def why_empty(report: dict[str, Any]) -> str:
+    """Why a finished build (its report, as saved in ``.cwm/report.json``) left no traces."""
+    skipped = report.get("skipped") or {}
+    found = report.get("found", 0)
+    index, count = report.get("shard") or (0, 1)
+    if not found and not skipped:
+        return "the sources gave no programs at all"
+    if not found:
+        return (
+            f"all {_programs(sum(skipped.values()))} the sources gave were skipped ({_reasons(skipped)}); "
+            "fix them and rerun the same command"
+        )
+    also = f"; {sum(skipped.values())} more were skipped ({_reasons(skipped)})" if skipped else ""
+    if count > 1 and report.get("other_shards", 0) >= found:
+        return f"no program falls in shard {index}/{count} (other shards hold all {_programs(found)}){also}"
+    return f"none of the {_programs(found)} the sources gave was traced{also}"
+
+
+def _programs(n: int) -> str:
+    return f"{n} program{'s' * (n != 1)}"
 
 
 # -- the output directory -------------------------------------------------------------
@@ -162,8 +230,10 @@ def prepare(out: Path, settings: BuildSettings) -> None:
                 f"{out} holds a dataset built with other settings: {'; '.join(differences)}. "
                 "Rerun with the same settings to continue it, or choose another --out."
             )
-        for stale in [*(out / PARTS).glob(".*.tmp"), *(out / DATA).glob(".*.tmp")]:
+        for stale in [*(out / PARTS).glob(".*.tmp"), *(out / DATA).glob(".*.tmp"), *(out / STATE).glob(".*.tmp")]:
             stale.unlink(missing_ok=True)  # half-written when a build was killed: never renamed in
+        # the report says a build finished: until this one does, the directory is unfinished
+        (out / REPORT_FILE).unlink(missing_ok=True)
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DatasetError(f"{out} exists and is not a cwm dataset directory: choose an empty or new --out")
@@ -187,7 +257,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 def write_table_atomic(path: Path, data: pa.Table) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        pq.write_table(data, tmp)
+        with open(tmp, "wb") as f:
+            pq.write_table(data, f)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it is renamed in: a crash leaves no empty part
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -233,20 +306,30 @@ def build(
     part_size: int = 500,
     part_seconds: float = 10.0,
 ) -> BuildReport:
-    """Trace every program of ``sources`` not yet in ``out`` and finalize the dataset there."""
+    """Trace every program of ``sources`` not yet in ``out`` and finalize the dataset there.
+
+    ``on_progress(report, total)`` is called as traces come; with it, the
+    phase before (collecting the sources' programs) also shows progress on
+    stderr, once it has lasted :data:`COLLECT_QUIET_SECONDS`. Without it the
+    build prints nothing.
+    """
     out = Path(out)
     prepare(out, settings)
-    report = BuildReport()
+    report = BuildReport(shard=settings.shard)
     started = time.monotonic()
     done_ids, done_content = done_keys(out)
-    pending = list(_pending(sources, settings, report, done_ids, done_content))
-    jobs = {f"p{n}": (program, split) for n, (program, split) in enumerate(pending)}
     limits = settings.limits()
     rows = TraceBatch()
-    last_flush = time.monotonic()
-    if on_progress is not None:
-        on_progress(report, len(pending))
+    collecting = _CollectProgress(enabled=on_progress is not None)
     try:
+        try:
+            pending = list(_pending(sources, settings, report, done_ids, done_content, collecting))
+        finally:
+            collecting.close()
+        jobs = {f"p{n}": (program, split) for n, (program, split) in enumerate(pending)}
+        last_flush = time.monotonic()
+        if on_progress is not None:
+            on_progress(report, len(pending))
         if jobs:
             with Sandbox(backend, workers=workers, limits=limits) as box:
                 stream = box.map(Job(p.source, p.entry, id=job_id, limits=limits) for job_id, (p, _) in jobs.items())
@@ -266,8 +349,7 @@ def build(
         report.seconds = time.monotonic() - started
         return report
     _flush(out, rows)
-    write_atomic(out / REPORT_FILE, json.dumps(report.to_json(), indent=2).encode())
-    finalize(out)
+    finalize(out, report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -277,33 +359,81 @@ def _named(trace: Trace, program: SourceProgram) -> Trace:
     return trace
 
 
+class _CollectProgress:
+    """Progress of collecting the sources' programs, on stderr: nothing for a phase that ends soon."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+
+    def update(self, report: BuildReport, source: ProgramSource) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < COLLECT_QUIET_SECONDS:
+                return
+            self.bar = Progress("collecting programs", unit="programs")
+        skipped = sum(report.skipped.values())
+        counts = [f"found {report.found}", f"skipped {skipped}"]
+        scanned, total = getattr(source, "files_scanned", None), getattr(source, "files_total", None)
+        if isinstance(scanned, int) and isinstance(total, int):  # a directory source: how far its walk is
+            counts.append(f"files {scanned}/{total}")
+        self.bar.update(completed=report.found + skipped, counts=", ".join([*counts, source.name]))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _pending(
     sources: Iterable[ProgramSource],
     settings: BuildSettings,
     report: BuildReport,
     done_ids: set[str],
     done_content: set[str],
+    progress: _CollectProgress | None = None,
 ) -> Iterator[tuple[SourceProgram, str]]:
-    """The programs still to trace, in source order; counts the rest in ``report``."""
+    """The programs still to trace, in source order; counts the rest in ``report``.
+
+    A program whose text cannot be traced and stored (:func:`program_problem`:
+    a lone surrogate, a NUL byte, not a string), whatever source gave it, is
+    skipped and counted like the sources' own skips.
+    """
     seen: set[str] = set()
     index, count = settings.shard
+
+    def to_trace(item: SourceProgram | Skip) -> SourceProgram | None:
+        if isinstance(item, Skip):
+            report.skipped[item.reason] += 1
+            return None
+        problem = program_problem(item)
+        if problem is not None:
+            report.skipped[problem] += 1
+            return None
+        report.found += 1
+        key = item.content_key
+        if count > 1 and shard_of(key, count) != index:
+            report.other_shards += 1
+        elif key in seen:
+            report.duplicates += 1
+        elif item.id in done_ids or key in done_content:
+            seen.add(key)
+            report.already_done += 1
+        else:
+            seen.add(key)
+            return item
+        return None
+
     for source in sources:
         for item in source.programs():
-            if isinstance(item, Skip):
-                report.skipped[item.reason] += 1
-                continue
-            key = item.content_key
-            if count > 1 and shard_of(key, count) != index:
-                report.other_shards += 1
-                continue
-            if key in seen:
-                report.duplicates += 1
-                continue
-            seen.add(key)
-            if item.id in done_ids or key in done_content:
-                report.already_done += 1
-                continue
-            yield item, split_of(item.split_key, settings.split_percent)
+            program = to_trace(item)
+            if progress is not None:
+                progress.update(report, source)
+            if program is not None:
+                yield program, split_of(program.split_key, settings.split_percent)
+        if progress is not None:
+            progress.update(report, source)  # the source's last figures (its walk done)
 
 
 def _flush(out: Path, rows: TraceBatch) -> None:
@@ -315,8 +445,11 @@ def _flush(out: Path, rows: TraceBatch) -> None:
 
 
 # -- finishing ---------------------------------------------------------------------------
-def finalize(out: Path) -> dict[str, int]:
-    """Write the split files and the card from the parts (idempotent; all in Arrow)."""
+def finalize(out: Path, report: BuildReport | None = None) -> dict[str, int]:
+    """Write the split files, the build's ``report`` and the card from the parts (idempotent; all in Arrow).
+
+    Without ``report``, the card takes the one saved in ``.cwm/report.json`` (if any).
+    """
     parts = [pq.read_table(path) for path in part_files(out)]
     everything = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
     everything = _unique_by_split_and_id(everything)
@@ -335,14 +468,28 @@ def finalize(out: Path) -> dict[str, int]:
             path.unlink(missing_ok=True)
         counts[split] = chosen.num_rows
     settings = json.loads((out / SETTINGS_FILE).read_text())
-    report = json.loads((out / REPORT_FILE).read_text()) if (out / REPORT_FILE).exists() else {}
+    if report is not None:  # after the split files: a saved report means the build finished
+        report.traces = everything.num_rows
+        write_atomic(out / REPORT_FILE, json.dumps(report.to_json(), indent=2).encode())
+    saved = read_report(out) or {}
     summary = {
         "origins": Counter(everything["origin"].to_pylist()),
         "statuses": Counter(pc.struct_field(everything["outcome"], "status").to_pylist()),
         "pythons": sorted(set(pc.struct_field(everything["program"], "python").to_pylist()) - {None, ""}),
     }
-    write_atomic(out / "README.md", dataset_card(everything.num_rows, summary, counts, settings, report).encode())
+    write_atomic(out / "README.md", dataset_card(everything.num_rows, summary, counts, settings, saved).encode())
     return counts
+
+
+def read_report(out: Path) -> dict[str, Any] | None:
+    """The report of the last build of ``out`` that finished, or None (none finished, or one is under way)."""
+    try:
+        report = json.loads((out / REPORT_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{out} has a damaged {REPORT_FILE} ({exc}); rerun its build to write it again") from None
+    return report if isinstance(report, dict) else None
 
 
 def _unique_by_split_and_id(data: pa.Table) -> pa.Table:
@@ -388,6 +535,7 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
     report: dict[str, Any] = {
         "outcomes": Counter(),
         "skipped": Counter(),
+        "found": 0,
         "duplicates": 0,
         "shards": shards,
         "of": first.shard[1],
@@ -395,11 +543,13 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
     for path in dirs:
         for part in part_files(path):
             write_table_atomic(out / PARTS / f"part-{path.name}-{part.name[5:]}", pq.read_table(part))
-        if (path / REPORT_FILE).exists():
-            theirs = json.loads((path / REPORT_FILE).read_text())
+        theirs = read_report(path)
+        if theirs is not None:
             report["outcomes"].update(theirs.get("outcomes", {}))
-            report["skipped"].update(theirs.get("skipped", {}))
-            report["duplicates"] += theirs.get("duplicates", 0)
+            report["duplicates"] += theirs.get("duplicates", 0)  # duplicates share a shard: counted once
+            # every shard reads all the sources: each saw every skip and every program
+            report["skipped"] |= Counter(theirs.get("skipped", {}))
+            report["found"] = max(report["found"], theirs.get("found", 0))
     write_atomic(out / REPORT_FILE, json.dumps(report, indent=2).encode())
     return finalize(out)
 
@@ -436,15 +586,17 @@ def dataset_card(
         f"- sources: {', '.join(settings['sources'])}",
         f"- splits by a hash of the normalized function source: {'/'.join(map(str, settings['split_percent']))} percent",
         "",
-        "| source | traces |",
+        "| origin | traces |",
         "|---|---|",
         *[f"| {origin} | {n} |" for origin, n in sorted(by_origin.items())],
         "",
         "| outcome | traces |",
         "|---|---|",
-        *[f"| {status} | {n} |" for status, n in sorted(by_status.items())],
+        *[f"| {status} | {n} |" for status, n in _by_status(by_status)],
         "",
     ]
+    if not total and report:
+        lines.insert(lines.index("| origin | traces |") - 1, f"- no traces: {why_empty(report)}")
     skipped = report.get("skipped") or {}
     if skipped or report.get("duplicates"):
         lines += ["| not traced | programs |", "|---|---|"]

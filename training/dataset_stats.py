@@ -11,16 +11,20 @@ import pyarrow.parquet as pq
 
 from tracer import Trace, render_cwm
 
-from .dataset_build import DATA, SETTINGS_FILE, SPLITS, DatasetError
+from .dataset_build import DATA, SETTINGS_FILE, SPLITS, DatasetError, part_files, read_report, why_empty
 from .trace_table import row_trace
 
 
 def data_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The split files of a dataset; a :class:`DatasetError` says why there are none."""
     root = Path(directory)
     if not (root / SETTINGS_FILE).exists() and not (root / DATA).is_dir():
         raise DatasetError(f"{root} is not a cwm trace dataset (build one with `cwm dataset build`)")
     files = sorted((root / DATA).glob("*.parquet"))
     if not files:
+        report = read_report(root)
+        if report is not None and not part_files(root):  # a build finished and traced nothing
+            raise DatasetError(f"{root} holds no traces: {why_empty(report)}")
         raise DatasetError(f"{root} has no data files yet: rerun its `cwm dataset build` to finish it")
     return files
 

@@ -75,6 +75,7 @@ class ProcessBackend:
             "--ro-bind", "/usr", "/usr",
             "--proc", "/proc",
             "--dev", "/dev",
+            "--tmpfs", "/dev/shm",  # its own mount, so that /dev itself can be read-only below
             "--tmpfs", "/tmp",
             "--dir", "/opt/cwm",
             "--ro-bind", str(TRACER_DIR), "/opt/cwm/tracer",
@@ -84,7 +85,9 @@ class ProcessBackend:
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--chdir", "/tmp",
         ]  # fmt: skip
-        tail = ["--remount-ro", "/"]  # after every mount: nothing but /tmp is writable
+        # after every mount: nothing but /tmp and /dev/shm (both emptied after each job) is writable,
+        # so a job cannot leave or replace an entry of /dev (a symlink such as /dev/stdin) for the next
+        tail = ["--remount-ro", "/dev", "--remount-ro", "/"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = Path("/") / link
             if target.is_symlink():

@@ -139,6 +139,29 @@ def test_nothing_a_job_leaves_reaches_the_next(box: Sandbox) -> None:
     assert found.outcome.value == "([-1, -1, -1], [])", found.outcome
 
 
+PLANT_IN_DEV = prog("""
+    import os
+    def f():
+        done = []
+        for act in (lambda: os.unlink('/dev/stdin'), lambda: open('/dev/planted', 'w').write('x'),
+                    lambda: os.symlink('/tmp/x', '/dev/stdin')):
+            try:
+                act()
+                done.append('yes')
+            except OSError:
+                done.append('no')
+        return done
+    """)
+SEE_DEV = "import os\ndef f():\n    return os.path.exists('/dev/planted'), os.readlink('/dev/stdin')\n"
+
+
+def test_a_job_cannot_plant_or_replace_entries_of_dev(box: Sandbox) -> None:
+    planted = box.run(Job(PLANT_IN_DEV, "f()", limits=LIMITS))
+    assert planted.outcome.value == "['no', 'no', 'no']", planted.outcome
+    seen = box.run(Job(SEE_DEV, "f()", limits=LIMITS))
+    assert seen.outcome.value == "(False, '/proc/self/fd/0')", seen.outcome
+
+
 def test_the_host_bounds_what_it_buffers_for_one_reply() -> None:
     read_fd, write_fd = os.pipe()
     writer = threading.Thread(target=lambda: os.write(write_fd, b"x" * (4 << 20)), daemon=True)

@@ -87,8 +87,11 @@ def test_a_build_of_only_bad_records_finishes_and_says_why_it_is_empty(bad_recor
     assert str(caught.value) == f"{out} holds no traces: {report.summary().removeprefix('no traces: ')}"
     assert "rerun its `cwm dataset build` to finish it" not in str(caught.value)
     assert "- no traces: all 8 programs the sources gave were skipped (bad JSON 1," in (out / "README.md").read_text()
+    for half_written in (out / ".README.md.0123abcd.tmp", out / ".cwm" / ".report.json.0123abcd.tmp"):
+        half_written.write_text("{")  # as a build killed while writing them leaves them
     again = build(out, [JsonlSource(bad_records)], settings, on_progress=never_traced)
     assert again.summary() == report.summary(), "a rerun says the same, and there is nothing more to do"
+    assert not list(out.rglob("*.tmp"))
 
 
 def test_the_cli_says_why_not_rerun(bad_records: Path, tmp_path: Path) -> None:

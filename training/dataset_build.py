@@ -7,6 +7,7 @@ of its sources in parallel sandboxes and writes a Hugging Face dataset that
     OUT/README.md                          the dataset card (counts, sources, Python, limits)
     OUT/data/{train,validation,test}-00000-of-00001.parquet
     OUT/.cwm/build.json                    the settings it was built with
+    OUT/.cwm/report.json                   what the last finished build did (absent while one runs)
     OUT/.cwm/parts/part-*.parquet          results as they come (hidden from datasets)
 
 Resumable: results are saved in parts, each written to a temporary name and
@@ -16,6 +17,8 @@ nothing lost, nothing twice. Splits come from a hash of the normalized source
 of the function under test, so one function never lands in two splits; exact
 duplicates (same source and entry) are dropped. ``--shard i/N`` builds the
 programs whose content hash falls in shard ``i``; :func:`merge` joins shards.
+A program no trace can hold (a lone surrogate, a NUL byte) is skipped and
+counted like the sources' own skips, whichever source gave it.
 """
 
 from __future__ import annotations
@@ -230,8 +233,9 @@ def prepare(out: Path, settings: BuildSettings) -> None:
                 f"{out} holds a dataset built with other settings: {'; '.join(differences)}. "
                 "Rerun with the same settings to continue it, or choose another --out."
             )
-        for stale in [*(out / PARTS).glob(".*.tmp"), *(out / DATA).glob(".*.tmp"), *(out / STATE).glob(".*.tmp")]:
-            stale.unlink(missing_ok=True)  # half-written when a build was killed: never renamed in
+        for folder in (out, out / STATE, out / PARTS, out / DATA):
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)  # half-written when a build was killed: never renamed in
         # the report says a build finished: until this one does, the directory is unfinished
         (out / REPORT_FILE).unlink(missing_ok=True)
         return
@@ -365,15 +369,22 @@ class _CollectProgress:
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self.started = time.monotonic()
+        self.shown = 0.0
         self.bar: Progress | None = None
+        self.last: tuple[BuildReport, ProgramSource] | None = None
 
-    def update(self, report: BuildReport, source: ProgramSource) -> None:
+    def update(self, report: BuildReport, source: ProgramSource, *, now: bool = False) -> None:
         if not self.enabled:
             return
+        clock = time.monotonic()
         if self.bar is None:
-            if time.monotonic() - self.started < COLLECT_QUIET_SECONDS:
+            if clock - self.started < COLLECT_QUIET_SECONDS:
                 return
             self.bar = Progress("collecting programs", unit="programs")
+        self.last = (report, source)
+        if not now and clock - self.shown < 0.1:  # a source gives thousands a second: show ten
+            return
+        self.shown = clock
         skipped = sum(report.skipped.values())
         counts = [f"found {report.found}", f"skipped {skipped}"]
         scanned, total = getattr(source, "files_scanned", None), getattr(source, "files_total", None)
@@ -383,6 +394,8 @@ class _CollectProgress:
 
     def close(self) -> None:
         if self.bar is not None:
+            if self.last is not None:
+                self.update(*self.last, now=True)
             self.bar.close()
 
 
@@ -433,7 +446,7 @@ def _pending(
             if program is not None:
                 yield program, split_of(program.split_key, settings.split_percent)
         if progress is not None:
-            progress.update(report, source)  # the source's last figures (its walk done)
+            progress.update(report, source, now=True)  # the source's last figures (its walk done)
 
 
 def _flush(out: Path, rows: TraceBatch) -> None:

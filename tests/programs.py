@@ -30,6 +30,7 @@ dicts, :meth:`tracer.Trace.to_dict`).
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from collections.abc import Iterable, Mapping
@@ -178,8 +179,14 @@ class Program:
     bugs: tuple[Bug, ...] = ()
     backend_specific: str = ""  # why the backends' traces differ by design (their comparison is skipped)
     covers: str = ""
+    backend_events: Mapping[str, Seq] | None = None  # backend -> its sequence, where they differ by design
+    detail: str | None = None  # text outcome.detail must hold (None: not checked) ...
+    detail_backends: tuple[str, ...] = ("settrace", "monitoring")  # ... under these backends
+    open_frames: bool = False  # the trace may end with frames open (tracing was switched off)
 
-    def expected_events(self, version: Version) -> Seq | None:
+    def expected_events(self, version: Version, backend: str | None = None) -> Seq | None:
+        if backend is not None and self.backend_events is not None and backend in self.backend_events:
+            return self.backend_events[backend]
         if self.events is None or isinstance(self.events, list):
             return self.events
         for spec, events in self.events.items():
@@ -365,10 +372,18 @@ def recursion_problems(spec: Recursion, data: Mapping[str, Any], backend: str) -
 def check_trace(program: Program, data: Mapping[str, Any], version: Version, backend: str) -> list[str]:
     """Every way ``data`` (a trace dict, by ``backend``) differs from what ``program`` expects on ``version``."""
     spec = program.recursion
-    problems = structural_problems(data, complete=spec is None or backend != "settrace")
+    problems = structural_problems(data, complete=not program.open_frames and (spec is None or backend != "settrace"))
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        problems.append(f"the trace does not encode as UTF-8: {exc}")
+    if program.max_output is not None:
+        for stream in ("stdout", "stderr"):
+            if len(data["outcome"][stream]) > program.max_output:
+                problems.append(f"outcome {stream} holds {len(data['outcome'][stream])} > max_output characters")
     events = data["events"]
     got = [(e["kind"], e["line"]) for e in events]
-    expected = program.expected_events(version)
+    expected = program.expected_events(version, backend)
     if expected is not None and got != expected:
         first = next(
             (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), min(len(got), len(expected))
@@ -395,6 +410,12 @@ def check_trace(program: Program, data: Mapping[str, Any], version: Version, bac
         problems.append(f"stderr {outcome['stderr']!r} does not name {value.split('(')[0]}")
     if spec is None and "tracer errors" in (outcome.get("detail") or ""):
         problems.append(f"the tracer noted errors: {outcome['detail']}")
+    if (
+        program.detail is not None
+        and backend in program.detail_backends
+        and program.detail not in (outcome.get("detail") or "")
+    ):
+        problems.append(f"outcome.detail {outcome.get('detail')!r} does not say {program.detail!r}")
     return problems
 
 
@@ -2745,6 +2766,242 @@ CATALOGUE: list[Program] = [
         stdout="x" * 10,
         max_output=10,
         covers="max_output: the run stops at the output cap",
+    ),
+    # -- trace integrity (issue 8) ---------------------------------------------------------
+    Program(
+        "surrogate_text",
+        src("""
+            import sys
+
+            class Odd:
+                def __repr__(self):
+                    return 'odd\\udcff'
+
+            def f():
+                name = b'caf\\xff'.decode('utf-8', 'surrogateescape')
+                odd = Odd()
+                print('\\ud800', name)
+                sys.stderr.write('\\udcff')
+                return name
+            """),
+        "f()",
+        seq("c7 l8 l9 l10 l11 l12 r12"),
+        (
+            At("l10", locals={"name": "'caf\\udcff'", "odd": "odd\\udcff"}),
+            At("l11", stdout="\\ud800 caf\\udcff\n"),
+        ),
+        value="'caf\\udcff'",
+        stdout="\\ud800 caf\\udcff\n",
+        stderr="\\udcff",
+        covers="lone surrogates printed, written to stderr and returned by a __repr__: the trace stays valid UTF-8",
+    ),
+    Program(
+        "surrogate_exception",
+        src("""
+            def f():
+                name = b'\\xff.txt'.decode('utf-8', 'surrogateescape')
+                raise FileNotFoundError(name)
+            """),
+        "f()",
+        seq("c1 l2 l3 e3 r3"),
+        (At("e3", value="FileNotFoundError('\\udcff.txt')"),),
+        status="raised",
+        value="FileNotFoundError('\\udcff.txt')",
+        covers="an exception message with a lone surrogate: its traceback in stderr stays valid UTF-8",
+    ),
+    Program(
+        "huge_exception_message",
+        src("""
+            def f():
+                raise ValueError('x' * 10_000_000)
+            """),
+        "f()",
+        seq("c1 l2 e2 r2"),
+        (At("e2", value="ValueError('" + "x" * 185 + "..."),),
+        status="raised",
+        value="ValueError('" + "x" * 185 + "...",
+        max_output=300,
+        detail="the traceback was cut to fit max_output",
+        covers="a message of 10 MB: the value is capped while rendering, the traceback in stderr fits max_output",
+    ),
+    Program(
+        "unhashable_metaclass",
+        src("""
+            class Meta(type):
+                def __eq__(cls, other):
+                    return cls is other
+
+            class Foo(metaclass=Meta):
+                def __repr__(self):
+                    return 'Foo()'
+
+            def f():
+                items = [Foo(), Foo()]
+                pair = (1, Foo())
+                table = {1: Foo()}
+                return items
+            """),
+        "f()",
+        seq("c9 l10 l11 l12 l13 r13"),
+        (At("l13", locals={"items": "[Foo(), Foo()]", "pair": "(1, Foo())", "table": "{1: Foo()}"}),),
+        value="[Foo(), Foo()]",
+        covers="instances of a class made unhashable by its metaclass's __eq__ render (no event is dropped)",
+    ),
+    Program(
+        "rendering_runs_only_repr",
+        src("""
+            calls = []
+
+            class Key:
+                def __init__(self, i):
+                    self.i = i
+                def __hash__(self):
+                    calls.append('hash')
+                    return self.i
+                def __eq__(self, other):
+                    calls.append('eq')
+                    return self.i == other.i
+                def __repr__(self):
+                    return f'K{self.i}'
+
+            class Meta(type):
+                def __hash__(cls):
+                    calls.append('meta hash')
+                    return 1
+                def __eq__(cls, other):
+                    calls.append('meta eq')
+                    return cls is other
+
+            class Counted(metaclass=Meta):
+                def __repr__(self):
+                    return 'C'
+
+            table = {Key(i): i for i in range(100)}
+            keys = set(table)
+            objs = [Counted(), Counted()]
+            calls.clear()
+
+            def f():
+                d = table
+                s = keys
+                o = objs
+                return len(calls)
+            """),
+        "f()",
+        seq("c32 l33 l34 l35 l36 r36"),
+        (At("l36", locals={"o": "[C, C]"}),),
+        value="0",
+        covers="rendering a dict of 100 keys, a set and a list of instances of a metaclass calls no __hash__ or __eq__",
+    ),
+    Program(
+        "deep_nesting",
+        src("""
+            deep = []
+            for _ in range(100_000):
+                deep = [deep]
+            nest = {}
+            for _ in range(100_000):
+                nest = {'k': nest}
+
+            def f():
+                x = deep
+                y = nest
+                return 1
+            """),
+        "f()",
+        seq("c8 l9 l10 l11 r11"),
+        (At("l11", locals={"x": "[" * 197 + "...", "y": ("{'k': " * 40)[:197] + "..."}),),
+        value="1",
+        covers="a list and a dict nested 100,000 deep render in time bounded by the cap",
+    ),
+    Program(
+        "empty_script",
+        "",
+        None,
+        [],
+        value="None",
+        covers="an empty script: no events, a valid trace",
+    ),
+    Program(
+        "comment_only_script",
+        src("""
+            # nothing to run here
+
+            # only comments
+            """),
+        None,
+        [],
+        value="None",
+        covers="a script of comments and blank lines: no events (CPython puts its code on line 0)",
+    ),
+    Program(
+        "program_calls_settrace_none",
+        src("""
+            import sys
+
+            def f():
+                a = 1
+                sys.settrace(None)
+                b = 2
+                return a + b
+            """),
+        "f()",
+        seq("c3 l4 l5 l6 l7 r7"),
+        value="3",
+        backend_events={"settrace": seq("c3 l4 l5")},
+        detail="the program turned tracing off at line 5 (sys.settrace); later events are missing",
+        detail_backends=("settrace",),
+        open_frames=True,
+        backend_specific="sys.settrace(None) switches off the settrace backend only",
+        covers="the program switches settrace off: the events before are kept, detail says so (not the recursion limit)",
+    ),
+    Program(
+        "program_frees_monitoring_tool",
+        src("""
+            import sys
+
+            def off():
+                names = list(map(sys.monitoring.get_tool, range(6)))
+                if 'cwm-tracer' in names:
+                    sys.monitoring.free_tool_id(names.index('cwm-tracer'))
+
+            def f():
+                off()
+                return 2
+            """),
+        "f()",
+        seq("c8 l9 c3 l4 l5 l6 r6 l10 r10"),
+        value="2",
+        min_version=(3, 12),
+        backend_events={"settrace": seq("c8 l9 c3 l4 l5 r5 l10 r10")},
+        backend_specific="only the monitoring backend holds a sys.monitoring tool id",
+        covers="the program frees the tracer's tool id (its events go on in 3.12, 3.13): no crash, no tool left",
+    ),
+    Program(
+        "program_unregisters_monitoring",
+        src("""
+            import sys
+
+            def off():
+                names = list(map(sys.monitoring.get_tool, range(6)))
+                if 'cwm-tracer' in names:
+                    for event in (sys.monitoring.events.LINE, sys.monitoring.events.PY_RETURN):
+                        sys.monitoring.register_callback(names.index('cwm-tracer'), event, None)
+
+            def f():
+                off()
+                return 2
+            """),
+        "f()",
+        seq("c9 l10 c3 l4 l5 l6 l7"),
+        value="2",
+        min_version=(3, 12),
+        backend_events={"settrace": seq("c9 l10 c3 l4 l5 r5 l11 r11")},
+        detail="the program turned tracing off at line 7 (sys.monitoring.register_callback)",
+        detail_backends=("monitoring",),
+        open_frames=True,
+        backend_specific="unregistering sys.monitoring callbacks switches off the monitoring backend only",
+        covers="the program unregisters the tracer's sys.monitoring callbacks: detail says the program did it",
     ),
 ]
 

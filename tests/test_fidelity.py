@@ -122,7 +122,7 @@ def test_catalogue_entry_is_consistent(program: catalogue.Program) -> None:
         for kind, _ in expected:
             depth += {"call": 1, "return": -1}.get(kind, 0)
             assert depth >= 0, f"{version}: a return without a call"
-        if program.status in ("returned", "raised"):
+        if program.status in ("returned", "raised") and not program.open_frames:
             assert depth == 0, f"{version}: calls and returns do not balance"
         for at in program.states:
             if catalogue.version_matches(at.versions, version):

@@ -55,6 +55,8 @@ class MonitoringBackend:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.tool: int | None = None
+        self._callbacks: tuple[Any, ...] = ()
+        self._halted = False
 
     def start(self) -> None:
         mon = sys.monitoring  # type: ignore[attr-defined]
@@ -221,11 +223,20 @@ class MonitoringBackend:
             return None
 
         register = mon.register_callback
-        for event, callback in zip(
-            _CALLBACK_EVENTS,
-            (on_start, on_start, on_throw, on_return, on_return, on_unwind, on_raise, on_raise, on_line, on_jump),
-            strict=True,
-        ):
+        self._callbacks = callbacks = (
+            on_start,
+            on_start,
+            on_throw,
+            on_return,
+            on_return,
+            on_unwind,
+            on_raise,
+            on_raise,
+            on_line,
+            on_jump,
+        )
+        self._halted = False
+        for event, callback in zip(_CALLBACK_EVENTS, callbacks, strict=True):
             register(tool, event, callback)
         for code in codes:
             mon.set_local_events(tool, code, _LOCAL_EVENTS)
@@ -236,23 +247,55 @@ class MonitoringBackend:
         if self.tool is None:
             return
         mon = sys.monitoring  # type: ignore[attr-defined]
+        self._halted = True
+        if mon.get_tool(self.tool) != _TOOL_NAME:
+            return  # the program freed it, or took it over: see stop
         mon.set_events(self.tool, 0)
         for code in self.recorder.codes:
             mon.set_local_events(self.tool, code, 0)
 
     def stop(self) -> None:
-        if self.tool is None:
+        tool = self.tool
+        if tool is None:
             return
         mon = sys.monitoring  # type: ignore[attr-defined]
+        self.tool = None
+        owner = mon.get_tool(tool)
+        if owner is None:
+            # the program freed the id; its events and callbacks go on all the same
+            # (3.12, 3.13): take it back to switch them off
+            mon.use_tool_id(tool, _TOOL_NAME)
+        elif owner != _TOOL_NAME:
+            # the program took the id over: what is set there is the program's now
+            self.recorder.tracing_switched_off(f"sys.monitoring tool {tool} taken over as {owner!r}")
+            return
+        how = "" if self._halted else self._changed(mon, tool)
+        self.tool = tool
         self.halt()
+        self.tool = None
         register = mon.register_callback
         for event in _CALLBACK_EVENTS:
-            register(self.tool, event, None)
-        mon.free_tool_id(self.tool)
-        self.tool = None
+            register(tool, event, None)
+        mon.free_tool_id(tool)
+        if how:
+            self.recorder.tracing_switched_off(how)
+
+    def _changed(self, mon: Any, tool: int) -> str:
+        """How the program changed this run's events or callbacks ("" if it did not)."""
+        if mon.get_events(tool) != _GLOBAL_EVENTS:
+            return "sys.monitoring.set_events"
+        if any(mon.get_local_events(tool, code) != _LOCAL_EVENTS for code in self.recorder.codes):
+            return "sys.monitoring.set_local_events"
+        register = mon.register_callback
+        for event, callback in zip(_CALLBACK_EVENTS, self._callbacks, strict=True):
+            found = register(tool, event, callback)  # returns the one it replaces
+            if found is not callback:
+                return "sys.monitoring.register_callback"
+        return ""
 
     def release(self) -> None:
-        """After the run: nothing holds it here once ``stop`` has unregistered the callbacks."""
+        """After the run: let go of the callbacks (their closures refer to the recorder)."""
+        self._callbacks = ()
 
 
 def _free_tool_id(mon: Any) -> int:

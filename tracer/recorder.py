@@ -26,12 +26,13 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from itertools import starmap
+from itertools import chain, starmap
+from operator import itemgetter
 from types import CodeType, FrameType
 from typing import Any
 
 from .contract import Event, Outcome, Program, Trace
-from .render import DEFAULT_CAP, Renderer
+from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
@@ -55,6 +56,11 @@ _RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") i
 _YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE", "RESUME", "YIELD_FROM") if n in dis.opmap)
 _YIELD_FROM = dis.opmap.get("YIELD_FROM", -1)
 _RAW = "raw"  # marks values kept unrendered (see Recorder.raw_event)
+_STATE = itemgetter(5)  # a record's locals
+# a trace switched off within this many frames of the recursion limit was switched off by
+# CPython (a trace function it could not call), not by the program
+_NEAR_LIMIT = 100
+SETTRACE_OFF = "CPython switched settrace off near the recursion limit; later events are missing"
 
 
 class ProgramError(ValueError):
@@ -255,6 +261,8 @@ class Recorder:
         # released when memory runs out; bytes() is calloc'd, so holding it costs no writes
         self._reserve: bytes | None = bytes(reserve)
         self.lost_events = [0]  # events too deep in recursion to record at all
+        self.dropped = 0  # events a tracer error kept out of the trace
+        self.switched_off = ""  # how the program turned tracing off, said in the outcome's detail
         self._started = 0.0
 
     # -- compile ---------------------------------------------------------------
@@ -274,8 +282,10 @@ class Recorder:
         # only decorated definitions need the AST (to find their def line)
         def_lines = _def_lines(ast.parse(self.program.source)) if "@" in self.program.source else {}
         codes = program_codes(module)
-        if entry is not None:
-            del codes[0]  # the module body runs before tracing starts
+        if entry is not None or (len(module.co_code) <= 8 and not ast.parse(self.program.source).body):
+            # the module body runs before tracing starts; or it has no statement at all (an
+            # empty or comment-only script, whose code CPython puts on line 0 or 1): no events
+            del codes[0]
         for code in codes:
             self.codes[code] = CodeInfo(code, def_lines)
         return module, entry
@@ -319,12 +329,20 @@ class Recorder:
             except BaseException as exc:  # noqa: BLE001 - whatever the program raises is its outcome
                 if self.status is None:
                     self.status = "raised"
-                    value = self.renderer.render(exc)
-                    err.parts.append(_program_traceback(exc, self.program.source))
+                    value = self.render_late(exc)
+                    room = self.max_output - err.size
+                    text = _program_traceback(exc, self.program.source, room)
+                    if len(text) > room:
+                        text = text[: max(room, 0)]
+                        self.detail = (self.detail + "; " if self.detail else "") + (
+                            f"the traceback was cut to fit max_output ({self.max_output} characters of stderr)"
+                        )
+                    err.parts.append(text)
+                    err.size += len(text)
             else:
                 if self.status is None:
                     self.status = "returned"
-                    value = self.renderer.render(result)
+                    value = self.render_late(result)
         finally:
             sys.stdout, sys.stderr, sys.stdin = saved
             if saved_filters is not None:
@@ -353,10 +371,17 @@ class Recorder:
         self.backend = self.out = self.err = None  # type: ignore[assignment]
         self.renderer.release()
 
+    def render_late(self, value: Any) -> str:
+        """Render once the run is over: at any depth, so a RecursionError is the value's own."""
+        try:
+            return self.renderer.render(value)
+        except RecursionError as exc:  # nested deeper than the stack allows even here
+            return unrenderable(value, exc, self.renderer.cap)
+
     def build(self, value: str | None, stdout: str, stderr: str, seconds: float) -> Trace:
         records = self.records
         if self.has_raw:  # events kept raw at the recursion limit: render them now
-            render = self.renderer.render
+            render = self.render_late
             records = [
                 (
                     kind,
@@ -372,15 +397,54 @@ class Recorder:
                 )
                 for kind, line, text, func, depth, state, val, printed in records
             ]
+        # every string of the trace must encode as UTF-8. Rendered values are valid (see
+        # render.py); what the program wrote and the names of a module's (or an injected)
+        # variables may hold lone surrogates: one check of each in C, a fix only if needed
+        try:
+            names = "".join(chain.from_iterable(filter(None, map(_STATE, records))))
+        except TypeError:  # a name that is no str (the program wrote into locals())
+            names = None
+        if names is None or valid_unicode(names) is not names:
+            records = [_valid_record(r) if r[5] else r for r in records]
+        if not (valid_unicode(stdout) is stdout and valid_unicode(stderr) is stderr):
+            stdout, stderr = valid_unicode(stdout), valid_unicode(stderr)
+            records = [(*r[:7], valid_unicode(r[7])) if r[7] else r for r in records]
         events = list(starmap(Event, records))
-        detail = self.detail
+        notes = [self.detail] if self.detail else []
+        if self.switched_off:
+            notes.append(self.switched_off)
+        errors = self.internal_errors[:3]
+        if self.dropped:
+            errors.insert(0, f"{self.dropped} event{'s were' if self.dropped > 1 else ' was'} not recorded")
         if self.lost_events[0]:
-            self.internal_errors.append(f"{self.lost_events[0]} events at the recursion limit were not recorded")
-        if self.internal_errors:
-            detail = (detail + "; " if detail else "") + "tracer errors: " + "; ".join(self.internal_errors[:3])
+            errors.append(f"{self.lost_events[0]} events at the recursion limit were not recorded")
+        if errors:
+            notes.append("tracer errors: " + "; ".join(errors))
+        detail = valid_unicode("; ".join(notes))
         outcome = Outcome(self.status or "returned", value, stdout, stderr, len(events), round(seconds, 6), detail)
-        program = Program(self.program.id, self.program.source, self.program.entry, PYTHON_VERSION)
+        p = self.program
+        program = Program(valid_unicode(p.id), p.source, p.entry, PYTHON_VERSION)  # source, entry: they compiled
         return Trace(program, events, outcome)
+
+    def tracing_switched_off(self, how: str) -> None:
+        """The backend found its tracing switched off by someone else: say who, and where.
+
+        CPython drops a trace function it could not call (at the recursion limit): then
+        the last event is that deep. Otherwise the program did it (``how``), at or just
+        after the line of its last event.
+        """
+        last = self.records[-1] if self.records else None
+        if how == "sys.settrace" and last is not None:
+            frame: FrameType | None = sys._getframe()
+            stack = 0
+            while frame is not None:
+                stack += 1
+                frame = frame.f_back
+            if stack + last[4] + _NEAR_LIMIT >= sys.getrecursionlimit():
+                self.internal_errors.append(SETTRACE_OFF)
+                return
+        where = "" if last is None else f" at line {last[1]}" if last[0] == "line" else f" after line {last[1]}"
+        self.switched_off = f"the program turned tracing off{where} ({how}); later events are missing"
 
     def stop(self, status: str, detail: str) -> None:
         """End the run now with ``status`` (a limit was reached)."""
@@ -402,7 +466,12 @@ class Recorder:
                 # 3.13: inside an inlined comprehension a module frame's f_locals
                 # holds only the comprehension's variables
                 names = {**frame.f_globals, **names}
-            return {k: render(v) for k, v in names.items() if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")}
+            # a name the program put in globals() may be no str, or empty
+            return {
+                k: render(v)
+                for k, v in names.items()
+                if type(k) is str and k[:1] != "." and not (k[:2] == "__" and k[-2:] == "__")
+            }
         if INLINED_COMPREHENSIONS:
             return {k: render(v) for k, v in names.items()}
         return dict(zip(names.keys(), map(render, names.values()), strict=True))
@@ -496,6 +565,7 @@ class Recorder:
             kept = min(len(self.records), MEMORY_KEEP_EVENTS)
             del self.records[kept:]
             self.stop("memory_limit", f"the tracer ran out of memory; the first {kept} events are kept")
+        self.dropped += 1  # the hook that failed had not recorded its event
         if len(self.internal_errors) < 10:
             self.internal_errors.append(f"{type(exc).__name__}: {exc}")
 
@@ -549,11 +619,32 @@ def _syntax_message(exc: BaseException) -> str:
     return str(exc)
 
 
-def _program_traceback(exc: BaseException, source: str) -> str:
-    """The traceback of the program's own frames, as Python would print it."""
+def _valid_record(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``record`` with its variables' names valid Unicode; a name that is no str is no variable."""
+    state = {valid_unicode(k): v for k, v in record[5].items() if type(k) is str}
+    return (*record[:5], state, *record[6:])
+
+
+def _program_traceback(exc: BaseException, source: str, room: int) -> str:
+    """The traceback of the program's own frames, as Python would print it.
+
+    A message longer than ``room`` characters (what stderr has left) is not
+    formatted whole: its line is written from its first ``room`` characters.
+    """
     linecache.cache[PROGRAM_FILENAME] = (len(source), None, source.splitlines(True), PROGRAM_FILENAME)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (PROGRAM_FILENAME, ENTRY_FILENAME)]
-    text = "".join(traceback.format_exception_only(type(exc), exc))
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - traceback writes its own placeholder then
+        message = ""
+    if type(message) is str and len(message) > room:
+        name = type(exc).__qualname__
+        module = type(exc).__module__
+        if module not in ("builtins", "__main__"):  # as traceback names it
+            name = f"{module}.{name}"
+        text = f"{name}: {message[: max(room, 0)]}\n"
+    else:
+        text = "".join(traceback.format_exception_only(type(exc), exc))
     if not frames:
         return text
     return "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames)) + text

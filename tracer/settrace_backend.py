@@ -137,10 +137,9 @@ class SettraceBackend:
 
     def stop(self) -> None:
         if not self._halted and sys.gettrace() is not self._hook:
-            # CPython drops a trace function it could not call (at the recursion limit)
-            self.recorder.internal_error(
-                RuntimeError("CPython switched settrace off near the recursion limit; later events are missing")
-            )
+            # the program called sys.settrace, or CPython dropped a trace function it could
+            # not call (at the recursion limit): the recorder tells which
+            self.recorder.tracing_switched_off("sys.settrace")
         sys.settrace(self._saved)
 
     def release(self) -> None:

@@ -7,14 +7,20 @@ that need them, so ``cwm trace`` starts fast and works without them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import stat
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from sandbox.image import DEFAULT_IMAGE
 from sandbox.job import Job, Limits
-from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Trace
+from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Renderer, Trace
+
+from . import TIMEOUT_RANGE, _run_checked, check_timeout
 
 SANDBOXES = ("auto", "docker", "process", "none")
 
@@ -24,7 +30,9 @@ EXIT_RAISED = 1
 EXIT_USAGE = 2
 EXIT_LIMIT = 3
 EXIT_NO_SANDBOX = 4
-LIMIT_STATUSES = ("step_limit", "output_limit", "timeout", "memory_limit")
+EXIT_PIPE_CLOSED = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+LIMIT_STATUSES = ("step_limit", "output_limit", "timeout", "memory_limit", "trace_limit")
+MAX_SOURCE_BYTES = Limits.max_trace_bytes  # a source alone over the trace cap cannot give a trace
 
 TRACE_EPILOG = """\
 The program runs with its module body first (untraced when --call is given),
@@ -43,11 +51,13 @@ says so). `cwm sandbox check` shows which one would be used.
 
 exit codes:
   0  the trace was recorded and the program returned
-  1  the trace was recorded and the program raised an exception or crashed
-  2  bad input: missing or unreadable file, syntax error, bad --call, bad option
+  1  the trace was recorded and the program raised an exception or crashed,
+     or the sandbox ran it but could not report it (outcome sandbox_error)
+  2  bad input: missing, unreadable, non-UTF-8 or oversized file (or not a
+     regular file), syntax error, bad --call, bad option
   3  the trace was recorded but the run hit a limit (--max-events, --timeout,
-     memory, output cap)
-  4  no sandbox could run it (see `cwm sandbox check`)
+     memory, output cap, trace-size cap)
+  4  no sandbox could be started (see `cwm sandbox check`)
 
 examples:
   cwm trace examples/collatz.py --call "collatz(6)"
@@ -99,10 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument(
         "--cap",
-        type=_positive_int,
+        type=_cap,
         default=DEFAULT_CAP,
         metavar="CHARS",
-        help=f"longest rendering of one value, longer ones end in '...' (default: {DEFAULT_CAP})",
+        help=f"longest rendering of one value, longer ones end in '...' (at least 8; default: {DEFAULT_CAP})",
     )
     trace.add_argument(
         "--backend",
@@ -119,10 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_timeout,
         default=Limits.wall_seconds,
         metavar="SECONDS",
-        help=f"wall-clock limit of the run (default: {Limits.wall_seconds:g})",
+        help=f"wall-clock and CPU limit of the run, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} "
+        f"(default: {Limits.wall_seconds:g})",
     )
     trace.add_argument("--out", metavar="PATH", help="write the output to PATH instead of standard output")
     trace.set_defaults(handler=cmd_trace)
@@ -206,7 +217,13 @@ def add_dataset_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--max-events", type=_positive_int, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
     )
-    build.add_argument("--timeout", type=_positive_float, default=5.0, metavar="SECONDS", help="wall clock per program")
+    build.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=5.0,
+        metavar="SECONDS",
+        help=f"wall clock per program, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} (default: 5)",
+    )
     build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources)")
     build.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where programs run (default: auto)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -228,29 +245,50 @@ def add_dataset_commands(commands: argparse._SubParsersAction) -> None:
     merge.add_argument("--out", required=True, metavar="DIR", help="the merged dataset (a new directory)")
     merge.set_defaults(handler=cmd_dataset_merge)
 
-    stats = actions.add_parser("stats", help="counts and length percentiles of a dataset")
-    stats.add_argument("directory", metavar="DIR")
+    stats = actions.add_parser(
+        "stats",
+        help="counts and length percentiles of a dataset",
+        description="Print how many traces a dataset holds per split, source and outcome, and the "
+        "percentiles of their lengths in events (with --tokenizer, also in tokens of the CWM text).",
+        epilog="examples:\n  cwm dataset stats out/traces\n"
+        "  cwm dataset stats out/traces --tokenizer Qwen/Qwen2.5-Coder-0.5B --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stats.add_argument("directory", metavar="DIR", help="the dataset directory (as `cwm dataset build --out` made it)")
     stats.add_argument(
         "--tokenizer", metavar="NAME_OR_PATH", help="also token lengths of the CWM text (needs transformers)"
     )
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     stats.set_defaults(handler=cmd_dataset_stats)
 
-    show = actions.add_parser("show", help="print one trace of a dataset")
-    show.add_argument("directory", metavar="DIR")
+    show = actions.add_parser(
+        "show",
+        help="print one trace of a dataset",
+        description="Print the trace called ID from a dataset, in the same formats as `cwm trace`.",
+        epilog="examples:\n  cwm dataset show out/traces cruxeval/sample_3\n"
+        "  cwm dataset show out/traces sample_3 --format cwm",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("directory", metavar="DIR", help="the dataset directory")
     show.add_argument("id", metavar="ID", help="the trace id (or a unique end of one)")
-    show.add_argument("--format", choices=("pretty", "cwm", "json"), default="pretty")
+    show.add_argument(
+        "--format",
+        choices=("pretty", "cwm", "json"),
+        default="pretty",
+        help="pretty (a step-by-step view), cwm (CWM format) or json (the trace contract); default: pretty",
+    )
     show.set_defaults(handler=cmd_dataset_show)
 
 
-def _positive_float(text: str) -> float:
+def _timeout(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
+    try:
+        return check_timeout(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -263,63 +301,149 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def read_source(path: str) -> str:
-    """Read a program file, turning every way it can fail into a UsageError."""
-    file = Path(path)
-    if not file.exists():
-        raise UsageError(f"no such file: {path}")
-    if file.is_dir():
-        raise UsageError(f"{path} is a directory, not a Python file")
+def _cap(text: str) -> int:
+    value = _positive_int(text)
     try:
-        return file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        Renderer(value)  # the renderer knows the smallest cap it can cut a value to
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {value}") from None
+    return value
+
+
+def read_source(path: str) -> str:
+    """Read a program file, turning every way it can fail into a UsageError.
+
+    Only a regular file of at most ``MAX_SOURCE_BYTES`` is read (a FIFO, a
+    device such as /dev/zero, or a huge file is refused before reading it);
+    a UTF-8 byte-order mark is dropped, as Python itself does.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{path} is a directory, not a Python file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{path} is not a regular file (a pipe, a device or a socket): cwm traces Python files")
+    try:
+        # non-blocking: a file swapped for a FIFO since the stat above must not hang the open
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UsageError(f"{path} is not a regular file")
+            data = f.read(MAX_SOURCE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_SOURCE_BYTES:,} bytes, the most a trace may hold")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _text(value: str) -> str:
+    """A command-line string as valid text: bytes that were not UTF-8 (surrogate escapes) become U+FFFD."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """A Python warning (e.g. sandbox 'none' is not isolated) becomes one line `cwm: warning: ...`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(f"cwm: warning: {warning.message}", file=sys.stderr)
 
 
 def execute(job: Job, *, sandbox: str = "auto") -> Trace:
-    """The one place a command runs a program: in the sandbox."""
+    """The one place a command runs a program: in the sandbox.
+
+    NoSandbox when no sandbox can be started; UsageError when the job cannot
+    run as asked (the program does not compile, an option the sandbox cannot
+    honour). Anything else comes back as the trace's outcome.
+    """
     from sandbox import Sandbox, SandboxUnavailable
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            box = Sandbox(sandbox, limits=job.limits)
-        for warning in caught:
-            print(f"cwm: warning: {warning.message}", file=sys.stderr)
-    except SandboxUnavailable as exc:
-        raise NoSandbox(str(exc)) from None
-    with box:
-        return box.run(job)
+    with _warnings_as_lines():
+        try:
+            with Sandbox(sandbox, limits=job.limits) as box:
+                return _run_checked(box, job)
+        except SandboxUnavailable as exc:
+            raise NoSandbox(str(exc)) from None
+        except ValueError as exc:  # ProgramError included: the program or the entry does not compile
+            raise UsageError(str(exc)) from None
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
     source = read_source(args.file)
     if args.call is not None:
+        if _text(args.call) != args.call:
+            raise UsageError(f"the entry {args.call!r} is not UTF-8 text")
         try:
             compile(args.call, "<call>", "eval")
         except SyntaxError as exc:
             raise UsageError(f"the entry {args.call!r} is not a Python expression: {exc.msg}") from None
+    if args.out is not None:
+        _check_out_file(args.out)
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=args.timeout, max_events=args.max_events)
-    job = Job(source, args.call, id=Path(args.file).stem, limits=limits, tracer_backend=args.backend, cap=args.cap)
-    trace = execute(job, sandbox=args.sandbox)
-    outcome = trace.outcome
-    if (
-        outcome.status == "raised"
-        and not trace.events
-        and outcome.detail.startswith(("the program does not compile", "the entry"))
-    ):
-        raise UsageError(f"{args.file}: {outcome.detail}")
-    if outcome.status == "sandbox_error":
-        raise NoSandbox(outcome.detail)
+    job = Job(
+        source, args.call, id=_text(Path(args.file).stem), limits=limits, tracer_backend=args.backend, cap=args.cap
+    )
+    try:
+        trace = execute(job, sandbox=args.sandbox)
+    except UsageError as exc:
+        if str(exc).startswith(("the program does not compile", "the entry")):
+            raise UsageError(f"{args.file}: {exc}") from None
+        raise
     fmt = args.format or ("pretty" if args.out is None and sys.stdout.isatty() else "json")
-    write_output(trace, fmt, args.out)
+    return finish_trace(trace, fmt, args.out)
+
+
+def finish_trace(trace: Trace, fmt: str, out: str | None) -> int:
+    """Write a recorded trace and give the exit code its outcome calls for."""
+    outcome = trace.outcome
+    write_output(trace, fmt, out)
     if outcome.status == "returned":
         return EXIT_RETURNED
     if outcome.status in LIMIT_STATUSES:
         return EXIT_LIMIT
+    if outcome.status == "sandbox_error":  # a sandbox ran the job but could not report it: not exit 4
+        detail = " ".join(outcome.detail.split())
+        print(f"cwm trace: the sandbox could not report the run: {detail}", file=sys.stderr)
     return EXIT_RAISED
+
+
+def _check_out_file(path: str) -> None:
+    """Refuse, before running anything, an --out that cannot be a file."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"cannot write {path}: {parent} is a file, not a directory")
+            break
+
+
+def _check_out_dir(path: str) -> None:
+    """Refuse an --out directory that is a file, or lies under one."""
+    target = Path(path)
+    for place in (target, *target.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == target else f"lies under {place}, which is a file"
+                raise UsageError(f"--out {path} {what}, not a directory")
+            break
 
 
 def cmd_build_image(args: argparse.Namespace) -> int:
@@ -394,19 +518,21 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         )
     except (SourceError, DatasetError) as exc:
         raise UsageError(str(exc)) from None
+    _check_out_dir(args.out)
     from .progress import BuildProgress
 
     progress = None if args.no_progress else BuildProgress()
     try:
-        report = build(
-            args.out,
-            sources,
-            settings,
-            backend=args.sandbox,
-            workers=args.workers,
-            on_progress=progress,
-            part_size=args.part_size,
-        )
+        with _warnings_as_lines():
+            report = build(
+                args.out,
+                sources,
+                settings,
+                backend=args.sandbox,
+                workers=args.workers,
+                on_progress=progress,
+                part_size=args.part_size,
+            )
     except (SourceError, DatasetError) as exc:
         raise UsageError(str(exc)) from None
     except SandboxUnavailable as exc:
@@ -427,6 +553,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 def cmd_dataset_merge(args: argparse.Namespace) -> int:
     from training.dataset_build import DatasetError, merge
 
+    _check_out_dir(args.out)
     try:
         counts = merge(args.out, args.inputs)
     except DatasetError as exc:
@@ -483,7 +610,7 @@ def write_output(trace: Trace, fmt: str, out: str | None) -> None:
     else:
         from tracer.cwm_format import render_cwm
 
-        text = render_cwm(trace)
+        text = render_cwm(trace) + "\n"  # a text file ends in a newline (the parser allows it)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -491,7 +618,7 @@ def write_output(trace: Trace, fmt: str, out: str | None) -> None:
             f.write(text)
 
 
-def _open_out(path: str):
+def _open_out(path: str) -> TextIO:
     try:
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
@@ -501,19 +628,34 @@ def _open_out(path: str):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    action = getattr(args, "dataset_command", None) or getattr(args, "sandbox_command", None)
+    name = f"cwm {args.command} {action}" if action else f"cwm {args.command}"  # as argparse names it
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at interpreter exit
+        return code
     except UsageError as exc:
-        print(f"cwm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NoSandbox as exc:
-        print(f"cwm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_NO_SANDBOX
     except KeyboardInterrupt:
-        print(f"cwm {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # the reader went away (`cwm trace ... | head -1`): stop quietly
+        _drop_stdout()
+        return EXIT_PIPE_CLOSED
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at interpreter exit finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer import Trace
+from tracer import Trace, parse_cwm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,9 @@ def test_cwm_format_and_out_file(prog: Path, tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith("<|trace_context_start|>def f(xs):  # << START_OF_TRACE\n")
     assert '<|call_sep|>{"xs": "[5]"}<|action_sep|>def f(xs):\n<|frame_sep|>' in text
-    assert text.endswith('<|return_sep|><|action_sep|>    return total\n<|arg_sep|>"5"<|frame_sep|>')
+    # the file ends in a newline, as a text file does, and still parses whole
+    assert text.endswith('<|return_sep|><|action_sep|>    return total\n<|arg_sep|>"5"<|frame_sep|>\n')
+    assert parse_cwm(text).valid
 
 
 def test_pretty_view(prog: Path) -> None:

@@ -1,43 +1,47 @@
-"""What `cwm dataset` shows: a live progress bar with counts, and the stats table."""
+"""What `cwm dataset` shows: progress with live counts, and the stats table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 
 class BuildProgress:
-    """Called by the dataset build after each trace: a bar and live counts."""
+    """Called by the dataset build after each trace: progress with live counts on stderr.
 
-    def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]tracing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[counts]}"),
-            console=Console(stderr=True),
-        )
-        self.task: Any = None
+    A live bar on a terminal; in a pipe or a CI log, a plain line every few
+    seconds and a last one at the end (``sandbox.progress.Progress``).
+    """
+
+    def __init__(self, stream: TextIO | None = None, every: float | None = None) -> None:
+        self.stream = stream
+        self.every = every
+        self.bar: Any = None
 
     def __call__(self, report: Any, total: int) -> None:
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task("tracing", total=total, counts="")
-        counts = " ".join(f"{status} {n}" for status, n in sorted(report.outcomes.items()))
-        skipped = sum(report.skipped.values())
-        extra = f" | skipped {skipped}" if skipped else ""
-        if report.already_done:
-            extra += f" | done before {report.already_done}"
-        self.bar.update(self.task, completed=report.traced, counts=counts + extra)
+        if self.bar is None:
+            from sandbox.progress import Progress
+
+            options: dict[str, Any] = {} if self.every is None else {"every": self.every}
+            self.bar = Progress("tracing", total=total, stream=self.stream, **options)
+        self.bar.update(completed=report.traced, counts=counts_text(report))
 
     def close(self) -> None:
-        if self.task is not None:
-            self.bar.stop()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def counts_text(report: Any) -> str:
+    """The counts beside the bar: outcomes, then what was skipped or done before."""
+    parts = [" ".join(f"{status} {n}" for status, n in sorted(report.outcomes.items()))]
+    skipped = sum(report.skipped.values())
+    if skipped:
+        parts.append(f"skipped {skipped}")
+    if report.already_done:
+        parts.append(f"done before {report.already_done}")
+    return " | ".join(part for part in parts if part)
 
 
 def print_stats(directory: str, figures: dict[str, Any]) -> None:

@@ -156,3 +156,38 @@ def test_console_script_is_installed() -> None:
         pytest.skip("cwm console script not installed in this environment")
     result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "trace" in result.stdout
+
+
+def test_build_progress_without_a_terminal_prints_plain_lines_with_counts() -> None:
+    """In a pipe or a CI log the progress is whole plain lines, not a rich bar cut to one line."""
+    import io
+    from collections import Counter
+
+    from cwm.progress import BuildProgress
+    from training.dataset_build import BuildReport
+
+    stream = io.StringIO()  # not a terminal
+    progress = BuildProgress(stream=stream, every=0)
+    report = BuildReport(already_done=2)
+    for status in ("returned", "raised", "returned"):
+        report.traced += 1
+        report.outcomes = Counter({**report.outcomes, status: report.outcomes[status] + 1})
+        progress(report, 3)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert "\x1b" not in stream.getvalue() and "\r" not in stream.getvalue()
+    assert lines[0].startswith("tracing: 1/3 (33%)") and lines[0].endswith("| returned 1 | done before 2")
+    assert lines[-1].startswith("tracing: 3/3 (100%)") and lines[-1].endswith("| raised 1 returned 2 | done before 2")
+
+
+def test_dataset_build_in_a_pipe_reports_progress_in_plain_lines(tmp_path: Path) -> None:
+    import json
+
+    source = tmp_path / "programs.jsonl"
+    source.write_text(
+        "".join(json.dumps({"source": f"def f():\n    return {n}\n", "entry": "f()"}) + "\n" for n in range(3))
+    )
+    result = cwm("dataset", "build", "--source", f"jsonl={source}", "--out", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    progress = [line for line in result.stderr.splitlines() if line.startswith("tracing:")]
+    assert progress and progress[-1].startswith("tracing: 3/3 (100%)") and progress[-1].endswith("| returned 3")

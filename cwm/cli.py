@@ -357,7 +357,7 @@ def _text(value: str) -> str:
 def _warnings_as_lines() -> Iterator[None]:
     """A Python warning (e.g. sandbox 'none' is not isolated) becomes one line `cwm: warning: ...`."""
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", UserWarning)  # other kinds keep their filters (ResourceWarning: off)
         try:
             yield
         finally:

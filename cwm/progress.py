@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from rich.console import Console
 from rich.table import Table
+
+from .pretty import Console
 
 
 class BuildProgress:
@@ -45,7 +46,7 @@ def counts_text(report: Any) -> str:
 
 
 def print_stats(directory: str, figures: dict[str, Any]) -> None:
-    console = Console()
+    console = Console()  # a closed pipe raises BrokenPipeError, which `cwm` ends quietly on
     table = Table(title=f"{directory}: {figures['traces']} traces")
     table.add_column("count")
     table.add_column("value", justify="right")

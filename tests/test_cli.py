@@ -189,5 +189,6 @@ def test_dataset_build_in_a_pipe_reports_progress_in_plain_lines(tmp_path: Path)
     )
     result = cwm("dataset", "build", "--source", f"jsonl={source}", "--out", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr  # e.g. no ResourceWarning of docker-py's sockets made visible
     progress = [line for line in result.stderr.splitlines() if line.startswith("tracing:")]
     assert progress and progress[-1].startswith("tracing: 3/3 (100%)") and progress[-1].endswith("| returned 3")

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_cap,
         default=DEFAULT_CAP,
         metavar="CHARS",
-        help=f"longest rendering of one value, longer ones end in '...' (at least 8; default: {DEFAULT_CAP})",
+        help=f"longest rendering of one value, longer ones end in '...' (default: {DEFAULT_CAP})",
     )
     trace.add_argument(
         "--backend",

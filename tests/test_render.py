@@ -236,3 +236,59 @@ def test_hostile_reprs_are_contained_off_the_main_thread() -> None:
     worker.start()
     worker.join(5)
     assert got[0].endswith("(repr raised ValueError)>") and got[1:] == ["P()", "[1]"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(values, long_containers), st.integers(min_value=8, max_value=300))
+def test_hashing_types_renders_the_same(value: object, cap: int) -> None:
+    # the recorder lets the renderer hash items' types when no __hash__ is in the source
+    assert Renderer(cap, hash_types=True).render(value) == Renderer(cap).render(value) == expected(value, cap)
+
+
+def test_a_class_unhashable_by_its_metaclass_renders_either_way() -> None:
+    class Meta(type):
+        def __eq__(cls, other: object) -> bool:
+            return cls is other
+
+        __hash__ = None  # type: ignore[assignment]
+
+    class Foo(metaclass=Meta):
+        def __repr__(self) -> str:
+            return "Foo()"
+
+    for hash_types in (False, True):
+        r = Renderer(hash_types=hash_types)
+        for value in ([Foo(), 1], (Foo(),), {1: Foo()}, [Foo()] * 100, {i: Foo() for i in range(100)}):
+            assert r.render(value) == expected(value, 200)
+
+
+def test_exceptions_render_as_their_repr_capped_while_building() -> None:
+    r = Renderer(60)
+    for exc in (ValueError(), KeyError("k", 1), OSError(2, "gone"), ZeroDivisionError("division by zero")):
+        assert r.render(exc) == expected(exc, 60)
+    huge = ValueError("x" * 10**8)
+    start = time.perf_counter()
+    assert r.render(huge) == "ValueError('" + "x" * 45 + "..."
+    assert time.perf_counter() - start < 0.05
+    loop = ValueError()
+    loop.args = (loop,)
+    assert r.render(loop).startswith("ValueError(ValueError(")  # C repr would not end
+
+
+def test_text_a_repr_returns_is_valid_unicode() -> None:
+    class Odd:
+        def __repr__(self) -> str:
+            return "odd\udcff"
+
+    class Text(str):
+        def __len__(self) -> int:
+            raise ValueError("no len")
+
+    class Sub:
+        def __repr__(self) -> str:
+            return Text("sub")
+
+    r = Renderer()
+    assert r.render(Odd()) == "odd\\udcff"
+    assert r.render([Odd(), "\ud800"]) == "[odd\\udcff, '\\ud800']"
+    assert r.render(Sub()) == "sub"

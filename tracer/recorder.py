@@ -247,7 +247,9 @@ class Recorder:
         self.backend_name = resolve_backend(backend)
         self.on_stop = on_stop
         self.on_done = on_done
-        self.renderer = Renderer(cap)
+        # a program whose source never names __hash__ defines no metaclass with one: the
+        # renderer may hash the types of items (the fast way) without running program code
+        self.renderer = Renderer(cap, hash_types="__hash__" not in program.source)
         self.render = self.renderer.render
         self.text = ["", *program.source.splitlines()]  # line number -> its text
         self.records: list[tuple[Any, ...]] = []  # events as tuples in Event field order, built at the end

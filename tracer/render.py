@@ -61,11 +61,15 @@ _NULL = _NullWriter()
 class Renderer:
     """Renders values for one trace (it holds that trace's address ids)."""
 
-    def __init__(self, cap: int = DEFAULT_CAP, repr_timeout: float = REPR_TIMEOUT) -> None:
+    def __init__(self, cap: int = DEFAULT_CAP, repr_timeout: float = REPR_TIMEOUT, hash_types: bool = False) -> None:
+        """``hash_types``: no metaclass defines ``__hash__`` (say, the program's source never
+        names it), so the fast paths may hash the types of items, twice as fast as hashing
+        their ids; a metaclass that makes its classes unhashable is still safe then."""
         if cap < 8:
             raise ValueError("cap must be at least 8 characters")
         self.cap = cap
         self.repr_timeout = repr_timeout
+        self.hash_types = hash_types
         self._ids: dict[str, str] = {}
         self.render = self._make_render()
 
@@ -89,6 +93,10 @@ class Renderer:
         # items of a long container whose repr surely passes the cap: "[" and, per item,
         # at least one character and ", " (dicts: "k: v, ")
         head_items = cap // 3 + 2
+        # the kinds of items, as types or as their ids (see __init__), and what they are compared with
+        hash_types = self.hash_types
+        flat = _flat_by_type if hash_types else _flat
+        safe, just_str, flat_scalars = _BY_TYPE if hash_types else _BY_ID
 
         def render(value: Any) -> str:
             # fast paths: C repr where its length is bounded by what we can see; they touch
@@ -107,12 +115,12 @@ class Renderer:
                     if t is dict:
                         # the keys are checked before a dict is made of them: making one hashes them
                         items = list(islice(value.items(), head_items))
-                        if not (_flat([k for k, _ in items], budget) and _flat([v for _, v in items], budget)):
+                        if not (flat([k for k, _ in items], budget) and flat([v for _, v in items], budget)):
                             return slow(value, cap, set())
                         head = dict(items)
                     else:
                         head = value[:head_items]
-                        if not _flat(head, budget):
+                        if not flat(head, budget):
                             return slow(value, cap, set())
                     try:
                         text = repr(head)
@@ -120,14 +128,20 @@ class Renderer:
                         return slow(value, cap, set())
                     return text[: cap - 3] + ELLIPSIS  # len(text) > cap + 1: see head_items
                 if t is dict:
-                    if not (_flat(value, budget) and _flat(value.values(), budget)):
+                    if not (flat(value, budget) and flat(value.values(), budget)):
                         return slow(value, cap, set())
                 else:  # _flat(), inlined: lists and tuples are the most common values
-                    kinds = set(map(id, map(type, value)))  # ids: hashing a type may run its metaclass's code
+                    if hash_types:
+                        try:
+                            kinds = set(map(type, value))
+                        except TypeError:  # a class made unhashable by its metaclass
+                            return slow(value, cap, set())
+                    else:
+                        kinds = set(map(id, map(type, value)))  # hashing a type may run its metaclass's code
                     if not (
-                        kinds <= _SAFE_NUMBERS
-                        or (kinds == _JUST_STR and sum(map(len, value)) <= budget)
-                        or (kinds <= _FLAT_SCALARS and sum(map(len, filter(_is_str, value))) <= budget)
+                        kinds <= safe
+                        or (kinds == just_str and sum(map(len, value)) <= budget)
+                        or (kinds <= flat_scalars and sum(map(len, filter(_is_str, value))) <= budget)
                         or _nested_flat(value, budget)
                     ):
                         return slow(value, cap, set())
@@ -323,6 +337,10 @@ _NUMBERS = frozenset(map(id, (int, float, bool, _NoneType)))
 _SAFE_NUMBERS = _NUMBERS if hasattr(sys, "get_int_max_str_digits") else frozenset()
 _FLAT_SCALARS = _SAFE_NUMBERS | {id(str)}
 _JUST_STR = frozenset((id(str),))
+_BY_ID = (_SAFE_NUMBERS, _JUST_STR, _FLAT_SCALARS)
+# the same, as types: for ``Renderer(hash_types=True)``
+_SAFE_TYPES = frozenset((int, float, bool, _NoneType)) if _SAFE_NUMBERS else frozenset()
+_BY_TYPE = (_SAFE_TYPES, frozenset((str,)), _SAFE_TYPES | {str})
 _is_str = str.__instancecheck__  # a C predicate, for filter()
 _NESTED_ITEMS = 16  # items of a nested list or tuple that may go to C repr
 
@@ -340,6 +358,22 @@ def _flat(items: Any, budget: int) -> bool:
     if kinds == _JUST_STR:
         return sum(map(len, items)) <= budget
     if kinds <= _FLAT_SCALARS:
+        return sum(map(len, filter(_is_str, items))) <= budget
+    return _nested_flat(items, budget)
+
+
+def _flat_by_type(items: Any, budget: int) -> bool:
+    """:func:`_flat`, hashing the items' types (see ``Renderer(hash_types=True)``)."""
+    try:
+        kinds = set(map(type, items))
+    except TypeError:  # a class made unhashable by its metaclass
+        return False
+    safe, just_str, flat_scalars = _BY_TYPE
+    if kinds <= safe:
+        return True
+    if kinds == just_str:
+        return sum(map(len, items)) <= budget
+    if kinds <= flat_scalars:
         return sum(map(len, filter(_is_str, items))) <= budget
     return _nested_flat(items, budget)
 

@@ -26,7 +26,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from itertools import chain, starmap
+from itertools import starmap
 from operator import itemgetter
 from types import CodeType, FrameType
 from typing import Any
@@ -74,12 +74,14 @@ class TracerStop(BaseException):
 class CodeInfo:
     """What the hooks need to know about one code object of the program."""
 
-    __slots__ = ("call_line", "filtered", "is_module", "line_of", "name")
+    __slots__ = ("call_line", "filtered", "is_module", "line_of", "name", "namespace")
 
     def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
         self.name = name = code.co_name
         # module and class bodies hold dunders; 3.11 comprehensions hold ".0"
         self.filtered = not (code.co_flags & _CO_NEWLOCALS) or name[0] == "<"
+        # a module or class body: its names live in a dict the program may fill with anything
+        self.namespace = not (code.co_flags & _CO_NEWLOCALS)
         first = code.co_firstlineno
         self.is_module = name == "<module>"
         if self.is_module:
@@ -403,7 +405,7 @@ class Recorder:
         # render.py); what the program wrote and the names of a module's (or an injected)
         # variables may hold lone surrogates: one check of each in C, a fix only if needed
         try:
-            names = "".join(chain.from_iterable(filter(None, map(_STATE, records))))
+            names = "".join(set().union(*filter(None, map(_STATE, records))))  # each name once
         except TypeError:  # a name that is no str (the program wrote into locals())
             names = None
         if names is None or valid_unicode(names) is not names:
@@ -468,12 +470,13 @@ class Recorder:
                 # 3.13: inside an inlined comprehension a module frame's f_locals
                 # holds only the comprehension's variables
                 names = {**frame.f_globals, **names}
-            # a name the program put in globals() may be no str, or empty
-            return {
-                k: render(v)
-                for k, v in names.items()
-                if type(k) is str and k[:1] != "." and not (k[:2] == "__" and k[-2:] == "__")
-            }
+            if info.namespace:  # a name the program put in globals() may be no str, or empty
+                return {
+                    k: render(v)
+                    for k, v in names.items()
+                    if type(k) is str and k[:1] != "." and not (k[:2] == "__" and k[-2:] == "__")
+                }
+            return {k: render(v) for k, v in names.items() if k[0] != "." and not (k[:2] == "__" and k[-2:] == "__")}
         if INLINED_COMPREHENSIONS:
             return {k: render(v) for k, v in names.items()}
         return dict(zip(names.keys(), map(render, names.values()), strict=True))

@@ -541,12 +541,14 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if report.interrupted:
-        print(f"interrupted: {report.traced} traces saved; run the same command again to continue", file=sys.stderr)
+        print(report.summary(), file=sys.stderr)
         return 130
-    print(
-        f"traced {report.traced} programs in {report.seconds:.1f}s "
-        f"({report.already_done} already done, {sum(report.skipped.values())} skipped, {report.duplicates} duplicates)"
-    )
+    if report.traces == 0:
+        if shard[1] > 1 and report.found and report.other_shards >= report.found:
+            print(f"{args.out} holds {report.summary()}")  # an empty shard of a job array: not an error
+            return 0
+        raise UsageError(f"{args.out} holds {report.summary()}")
+    print(report.summary())
     return cmd_dataset_stats(argparse.Namespace(directory=args.out, tokenizer=None, json=False))
 
 

@@ -692,15 +692,20 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
             on_done=done,
             reserve=16 * 1024 * 1024,  # to write the trace if the run exhausts memory
         )
-        current["recorder"] = recorder
-        sink.records = recorder.records
+    except MemoryError:
+        end("memory_limit", "ran out of memory (address-space limit)")
+    except Exception as exc:  # noqa: BLE001 - options this interpreter cannot honour (a backend it lacks)
+        end("sandbox_error", f"the sandbox cannot run this job: {type(exc).__name__}: {exc}")
+    current["recorder"] = recorder
+    sink.records = recorder.records
+    try:
         _thread.start_new_thread(sink.run_flusher, ())
         trace = recorder.run()  # ends in on_done, unless the program's objects get in the way
     except MemoryError:
         end("memory_limit", "ran out of memory (address-space limit)")
     except ProgramError as exc:  # does not compile: what running it would do
         end("raised", str(exc), value=f"SyntaxError({str(exc)!r})")
-    except BaseException as exc:  # noqa: BLE001 - the program broke the tracer (or this interpreter lacks a backend)
+    except BaseException as exc:  # noqa: BLE001 - the program broke the tracer
         end("crashed", f"the tracer failed: {type(exc).__name__}: {exc}")
     end("crashed", f"the run ended without a trace ({trace.outcome.status})")
 

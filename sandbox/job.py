@@ -8,6 +8,17 @@ from typing import Any
 
 from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS
 
+# the largest value of each limit: past these, system calls overflow (seconds) or the
+# job's journal would not fit in its address space (bytes)
+LIMIT_MAX: dict[str, float] = {
+    "wall_seconds": 7 * 24 * 3600.0,
+    "cpu_seconds": 7 * 24 * 3600.0,
+    "memory_mb": 1 << 20,
+    "max_events": 1 << 40,
+    "max_output_bytes": 1 << 28,
+    "max_trace_bytes": 1 << 31,
+}
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -22,8 +33,11 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if value <= 0:
-                raise ValueError(f"limit {name} must be positive, got {value}")
+            most = LIMIT_MAX[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"limit {name} must be a number, got {type(value).__name__}")
+            if not 0 < value <= most:  # also refuses nan
+                raise ValueError(f"limit {name} must be above 0 and at most {most:g}, got {value:g}")
 
 
 _ids = itertools.count(1)

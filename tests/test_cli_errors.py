@@ -180,16 +180,28 @@ def test_a_trace_cut_at_the_size_cap_is_a_limit_exit_3(tmp_path: Path) -> None:
     assert Trace.from_json(result.stdout).outcome.status == "trace_limit"
 
 
-@pytest.mark.docker
+@pytest.mark.slow
 def test_a_job_the_sandbox_ran_but_could_not_report_is_exit_1_not_4(tmp_path: Path, capsys) -> None:
     """Exit 4 means no sandbox could be started. A sandbox that ran the job and answered
-    ``sandbox_error`` (here: the fork server cannot set up a trace buffer of 2**62 bytes)
-    is exit 1, with the trace written and one line on stderr."""
-    from cwm.cli import EXIT_RAISED, execute, finish_trace
-    from sandbox import Job, Limits
+    ``sandbox_error`` (here: the tracer backend asked for is one the sandbox's Python
+    lacks, sent past the command line's own check) is exit 1, with the trace written
+    and one line on stderr."""
+    from cwm.cli import EXIT_RAISED, finish_trace
+    from sandbox import Job, Sandbox
+    from sandbox.process_backend import system_python
 
-    trace = execute(Job("def f():\n    return 1\n", "f()", limits=Limits(max_trace_bytes=2**62)), sandbox="docker")
-    assert trace.outcome.status == "sandbox_error"
+    from .sandbox_support import bwrap_problem
+
+    if bwrap_problem():
+        pytest.skip(bwrap_problem())
+    python = subprocess.run(
+        [system_python(), "-c", "import sys; print(sys.version_info >= (3, 12))"], capture_output=True, text=True
+    ).stdout.strip()
+    if python != "False":
+        pytest.skip("the system's Python has sys.monitoring: no backend it lacks")
+    with Sandbox("process") as box:
+        trace = box.run(Job("def f():\n    return 1\n", "f()", tracer_backend="monitoring"))
+    assert trace.outcome.status == "sandbox_error", trace.outcome
     out = tmp_path / "t.json"
     assert finish_trace(trace, "json", str(out)) == EXIT_RAISED
     assert Trace.from_json(out.read_text()).outcome.status == "sandbox_error"

@@ -92,6 +92,18 @@ def test_a_dead_worker_is_replaced(box: Sandbox) -> None:
 def test_limits_are_checked() -> None:
     with pytest.raises(ValueError, match="wall_seconds"):
         Limits(wall_seconds=0)
+    for bad in (
+        {"wall_seconds": float("inf")},
+        {"cpu_seconds": float("nan")},
+        {"wall_seconds": 1e10},
+        {"max_trace_bytes": 2**62},
+        {"memory_mb": -1},
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Limits(**bad)
+    with pytest.raises(TypeError, match="memory_mb"):
+        Limits(memory_mb="512")  # type: ignore[arg-type]
+    assert Limits(wall_seconds=1e-9).wall_seconds == 1e-9  # tiny is allowed: the job then times out
     with pytest.raises(ValueError, match="unknown sandbox"):
         open_backend("vm")
 

@@ -65,6 +65,9 @@ class SocketChannel(LineChannel):
             if len(self._raw) > RAW_LIMIT:  # one frame that never ends: not the server's
                 raise WorkerDied(f"the container sent a frame of more than {RAW_LIMIT} bytes")
 
+    def pending(self) -> bool:
+        return bool(self._lines) or bool(self._raw)
+
     def _decode(self) -> bytes:
         """The stdout payload of the whole frames received so far."""
         raw = self._raw

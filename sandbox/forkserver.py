@@ -11,17 +11,30 @@ tracer once, then serves jobs read from stdin, one JSON object a line::
 
 and answers each with exactly one line on stdout::
 
-    {"id": "j1", "trace": {...the trace contract...}}
+    {"id": "j1", "trace": {...the trace contract...}}        (+ "retire": true)
 
-For every job it forks a child that starts its own session, sets its rlimits
-(CPU, address space, file size, open files, processes), points fds 0-2 at
-/dev/null and two pipes, and records the program with the tracer; the trace
-comes back on a third pipe made for that job alone. The parent enforces the
-wall clock (killing the child's whole process group), then, being PID 1,
-kills every other process in the sandbox (``kill(-1, SIGKILL)`` spares only
-PID 1) and empties the scratch directories, so nothing of a job outlives it.
-A job whose child dies without a result gets a trace with an outcome that
-says why (``timeout``, ``memory_limit``, ``crashed``).
+Three roles, so that no job can see or touch another's data:
+
+- **init** (PID 1) forks every job's process, from a memory that no job's
+  request or trace ever entered (it passes only file descriptors and numbers),
+  enforces the wall clock, and after each job kills every other process and
+  empties what a job could leave for the next (scratch directories, System V
+  IPC, keyrings);
+- the **broker**, forked once at start, speaks to the host: it reads each
+  request, hands it to the job in a memfd, drains the job's raw fd 1/2, reads
+  the job's *journal* (a second memfd the job maps and then closes, so no file
+  descriptor of the job's leads to it) and writes the reply. It never forks;
+- the **job's process** starts its own session, sets its rlimits, points fds
+  0-2 at /dev/null and two pipes, and records the program; a thread copies the
+  events recorded so far into the journal every few milliseconds, and the end
+  of the run adds the outcome. So a job that hangs, is killed or writes junk
+  into every fd still comes back with its events.
+
+Every process here is not dumpable, so a job (same uid, no capabilities)
+cannot open another's /proc/PID/fd, read its memory or ptrace it. A job whose
+process ends without an outcome gets one that says why (``timeout``,
+``memory_limit``, ``crashed``); a job after which the sandbox could not be made
+clean is answered with ``"retire": true``, and the host replaces the sandbox.
 """
 
 from __future__ import annotations
@@ -30,10 +43,11 @@ import _thread
 import json
 import mmap
 import os
+import platform
 import resource
 import select
-import shutil
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -44,9 +58,9 @@ FORMAT = 1  # tracer.contract.FORMAT_VERSION (checked by the host, which reads t
 FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the journal
 MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
 REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
-PR_SET_DUMPABLE = 4
-IPC_RMID = 0
-GRACE_SECONDS = 0.5  # after the wall limit, before the parent kills
+GRACE_SECONDS = 0.5  # after the wall limit, before init kills
+CLEANUP_SECONDS = 5.0  # at most, to make the sandbox clean after a job; past it the sandbox is retired
+BROKER_MARGIN = 30.0  # seconds past a job's wall limit before the broker gives up on init
 DEFAULT_LIMITS = {
     "wall_seconds": 5.0,
     "cpu_seconds": 5.0,
@@ -56,11 +70,17 @@ DEFAULT_LIMITS = {
     "max_trace_bytes": 16_000_000,
 }
 STDERR_KEEP = 64_000  # bytes of raw fd-2 output kept (tracebacks of crashes)
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+KEYCTL_CLEAR = 7
+KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+SIGNALS_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT)
 
 
 def main() -> None:
     # PID 1 gets no default signal actions; make sure no job can interrupt us
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
+    for sig in SIGNALS_IGNORED:
         signal.signal(sig, signal.SIG_IGN)
     _make_unreachable()
     import tracer  # noqa: F401 - imported once here, inherited by every child
@@ -70,25 +90,16 @@ def main() -> None:
         from tracer import monitoring_backend  # noqa: F401
 
     _warm_up()
-    out = sys.stdout.buffer
-    out.write(b'{"ready": true, "python": "' + PYTHON.encode() + b'"}\n')
-    out.flush()
-    requests = Requests(0)
-    while (raw := requests.next_line()) is not None:
-        if not raw.strip():
-            continue
+    to_broker, to_init = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    broker = os.fork()
+    if broker == 0:
+        to_broker.close()
         try:
-            job = json.loads(raw)
-            reply = serve(job, requests)
-        except HostGone:
-            break
-        except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
-            reply = {"id": _job_id(raw), "error": f"{type(exc).__name__}: {exc}"}
-        if not isinstance(reply, bytes):
-            reply = json.dumps(reply).encode("utf-8")
-        out.write(reply + b"\n")
-        out.flush()
-    cleanup()
+            Broker(to_init).serve()
+        finally:
+            os._exit(0)
+    to_init.close()
+    Init(to_broker, broker).serve()
 
 
 class HostGone(Exception):
@@ -181,167 +192,184 @@ def _job_id(raw: bytes) -> Any:
         return None
 
 
-def serve(job: dict[str, Any], requests: Requests | None = None) -> bytes:
-    """Run one job in a fresh child; the reply line (without its newline)."""
-    limits = {**DEFAULT_LIMITS, **(job.get("limits") or {})}
-    cap = int(limits["max_trace_bytes"])
-    program = _compact(
-        {"id": job.get("id"), "source": job.get("source", ""), "entry": job.get("entry"), "python": PYTHON}
-    )
-    program_json = _encode(program)
-    started = time.monotonic()
-    if len(program_json) > cap:
-        outcome = {
-            "status": "trace_limit",
-            "detail": f"the program alone is {len(program_json)} bytes, over max_trace_bytes ({cap})",
-        }
-        return _reply(job, program_json, [], _encode(outcome))
-    journal = mmap.mmap(-1, JOURNAL_HEADER + cap + _outcome_room(limits))
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    oom_before = _oom_kills()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(out_r)
-        os.close(err_r)
-        _child(job, limits, journal, out_w, err_w)
-    os.close(out_w)
-    os.close(err_w)
-    try:
-        how, stderr_tail = _collect(pid, out_r, err_r, limits, requests)
-    finally:
-        cleanup()  # before the journal is read: nothing of the job may write to it any more
-    seconds = time.monotonic() - started
-    frames = _read_journal(journal)
-    journal.close()
-    return _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
+# -- init: PID 1 ----------------------------------------------------------------------
+class Init:
+    """Forks each job's process and cleans up after it; never holds a job's data.
 
-
-def _collect(pid: int, out_r: int, err_r: int, limits: dict[str, Any], requests: Requests | None) -> tuple[str, bytes]:
-    """Wait for the child to end (or kill it at the wall limit), draining its raw fd 1/2.
-
-    Watches the host's input too: if the host goes away, the job is killed at
-    once and :class:`HostGone` raised, so a killed host leaves nothing running.
-    Returns how the child ended and the tail of what it wrote to fd 2.
+    Messages from the broker (one datagram each): ``F<seconds>`` with the job's
+    four file descriptors (fork it, answer ``P<pid>``, then ``X<how it ended>``),
+    ``C`` (clean up, answer ``c1`` or ``c0``), ``Q`` (quit).
     """
-    deadline = time.monotonic() + float(limits["wall_seconds"]) + GRACE_SECONDS
-    err = bytearray()
-    try:
-        pidfd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = None  # an old kernel: poll the child instead
-    watched = [out_r, err_r]
-    if pidfd is not None:
-        watched.append(pidfd)
-    if requests is not None and not requests.closed:
-        watched.append(requests.fd)
-    status: int | None = None
-    try:
-        while status is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _kill_group(pid)
-                _, status = os.waitpid(pid, 0)
-                return "timeout", bytes(err[-STDERR_KEEP:])
-            ready, _, _ = select.select(watched, [], [], left if pidfd is not None else min(left, 0.005))
-            for fd in ready:
-                if fd == pidfd:
-                    continue
-                if requests is not None and fd == requests.fd:
-                    if not requests.fill():  # the host is gone: so is the job
-                        _kill_group(pid)
-                        os.waitpid(pid, 0)
-                        raise HostGone()
-                    if len(requests.buffer) > REQUEST_BUFFER_MAX:
-                        watched.remove(fd)  # the host sends one job at a time: stop reading ahead
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    watched.remove(fd)
-                elif fd == err_r and len(err) < STDERR_KEEP:
-                    err += chunk
-                # raw writes to fd 1 are drained and dropped: the tracer captures print()
-            done, code = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status = code
-        # what the child wrote to fd 2 just before it ended (a fatal error's message)
-        for _ in range(16):
-            if err_r not in watched or not select.select([err_r], [], [], 0)[0]:
-                break
-            chunk = os.read(err_r, 1 << 16)
-            if not chunk:
-                break
-            if len(err) < STDERR_KEEP:
-                err += chunk
-    finally:
-        for fd in (out_r, err_r, pidfd):
-            if fd is not None:
-                os.close(fd)
-    if os.WIFSIGNALED(status):
-        return f"signal:{signal.Signals(os.WTERMSIG(status)).name}", bytes(err[-STDERR_KEEP:])
-    return f"exit:{os.WEXITSTATUS(status)}", bytes(err[-STDERR_KEEP:])
+
+    def __init__(self, sock: socket.socket, broker: int) -> None:
+        self.sock = sock
+        self.broker = broker
+        self.pids_capped = _pids_capped()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self.sock, 64, 4)
+            except OSError:
+                msg, fds = b"", []
+            op = msg[:1]
+            if op == b"F" and len(fds) == 4:
+                self.fork_job(float(msg[1:]), fds)
+            elif op == b"C":
+                clean = cleanup(spare=self.broker)
+                self.sock.send(b"c1" if clean else b"c0")
+            else:  # Q, or the broker is gone
+                for fd in fds:
+                    os.close(fd)
+                self.quit()
+
+    def fork_job(self, seconds: float, fds: list[int]) -> None:
+        pid = os.fork()
+        if pid == 0:  # the job's process: never returns
+            self.sock.close()
+            _child(*fds, nproc=not self.pids_capped)
+        for fd in fds:
+            os.close(fd)
+        self.sock.send(b"P%d" % pid)
+        self.sock.send(b"X" + self.wait(pid, seconds).encode())
+
+    def wait(self, pid: int, seconds: float) -> str:
+        """Wait for the job's process to end, killing it at the deadline; how it ended."""
+        deadline = time.monotonic() + seconds
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None  # an old kernel: poll the child instead
+        watched: list[Any] = [self.sock] if pidfd is None else [self.sock, pidfd]
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    _kill_group(pid)
+                    os.waitpid(pid, 0)
+                    return "timeout"
+                ready, _, _ = select.select(watched, [], [], left if pidfd is not None else min(left, 0.005))
+                if self.sock in ready and self.sock.recv(64)[:1] in (b"Q", b""):
+                    _kill_group(pid)
+                    self.quit()
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    if os.WIFSIGNALED(status):
+                        return f"signal:{signal.Signals(os.WTERMSIG(status)).name}"
+                    return f"exit:{os.WEXITSTATUS(status)}"
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def quit(self) -> None:
+        if os.getpid() == 1:
+            try:
+                os.kill(-1, signal.SIGKILL)  # the broker too: the sandbox ends with us
+            except ProcessLookupError:
+                pass
+        else:
+            _kill_group(self.broker)
+        os._exit(0)
 
 
 def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def cleanup() -> None:
-    """Kill every process but this one, reap them, remove what a job could leave for the next."""
-    if os.getpid() != 1:
-        return  # not the init of a sandbox: nothing here is ours to kill or delete
-    while True:
+    for kill in (os.killpg, os.kill):
         try:
-            os.kill(-1, signal.SIGKILL)  # every process we may signal, except PID 1 (us)
-        except ProcessLookupError:
-            pass
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break  # no process left but us
-        if pid == 0:
-            time.sleep(0.0005)
-    for top in SCRATCH_DIRS:  # only inside a sandbox of our own: never a host's /tmp
-        _empty(top)
-    _remove_ipc()
-
-
-def _empty(top: str) -> None:
-    try:
-        entries = os.listdir(top)
-    except OSError:
-        return
-    for name in entries:
-        path = os.path.join(top, name)
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
 
 
-def _remove_ipc() -> None:
-    """Remove the System V shared memory, semaphores and message queues a job made."""
-    found = []
-    for kind in ("shm", "sem", "msg"):
+def _pids_capped() -> bool:
+    """Does a pids cgroup cap this sandbox? Then no job gets RLIMIT_NPROC, which counts
+    every process of the uid on the whole machine (all containers run as nobody)."""
+    for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
         try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                rows = f.read().splitlines()[1:]
+            with open(path) as f:
+                return f.read().strip().isdigit()
         except OSError:
             continue
-        found += [(kind, int(row.split()[1])) for row in rows if row.split()]
+    return False
+
+
+def cleanup(spare: int) -> bool:
+    """Kill every process but init and ``spare``, and remove what a job could leave for the
+    next; False when that could not be done in time (the sandbox must then be retired)."""
+    if os.getpid() != 1:
+        return True  # not the init of a sandbox: nothing here is ours to kill or delete
+    deadline = time.monotonic() + CLEANUP_SECONDS
+    while True:
+        while True:  # reap what has ended (a job's orphans are ours)
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == spare:
+                return False  # the broker is gone: init quits on its next message
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, spare)]
+        if not others:
+            break
+        if time.monotonic() > deadline:
+            return False
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.0002)
+    clean = True
+    for top in SCRATCH_DIRS:  # only inside a sandbox of our own: never a host's /tmp
+        clean = _empty(top, deadline) and clean
+    return _remove_ipc() and _clear_keyrings() and clean
+
+
+def _empty(top: str, deadline: float) -> bool:
+    """Remove everything under ``top`` (however deep, whatever its modes); is it empty now?"""
+    try:
+        top_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return True  # no such directory here
+    stack = [top_fd]
+    try:
+        while stack:
+            if time.monotonic() > deadline or len(stack) > 512:
+                return False
+            fd = stack[-1]
+            deeper = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            os.chmod(name, 0o700, dir_fd=fd)
+                            try:
+                                os.rmdir(name, dir_fd=fd)
+                            except OSError:  # not empty: go in
+                                deeper = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                                break
+                        else:
+                            os.unlink(name, dir_fd=fd)
+                    except OSError:
+                        return False
+            if deeper is not None:
+                stack.append(deeper)
+            elif fd != top_fd:
+                os.close(stack.pop())  # empty now: its parent removes it on its next scan
+            else:
+                return not os.listdir(top)
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return True
+
+
+def _remove_ipc() -> bool:
+    """Remove the System V shared memory, semaphores and message queues a job made."""
+    found = _ipc_objects()
     if not found:
-        return
+        return True
     import ctypes
 
     libc = ctypes.CDLL(None)
@@ -352,26 +380,197 @@ def _remove_ipc() -> None:
             libc.semctl(ipc_id, 0, IPC_RMID)
         else:
             libc.msgctl(ipc_id, IPC_RMID, None)
+    return not _ipc_objects()
+
+
+def _ipc_objects() -> list[tuple[str, int]]:
+    found = []
+    for kind in ("shm", "sem", "msg"):
+        try:
+            fd = os.open(f"/proc/sysvipc/{kind}", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            rows = os.read(fd, 1 << 20).splitlines()[1:]
+        finally:
+            os.close(fd)
+        found += [(kind, int(row.split()[1])) for row in rows if len(row.split()) > 1]
+    return found
+
+
+_keyrings = [SYS_KEYCTL is not None]  # cleared after each job while the kernel lets us
+
+
+def _clear_keyrings() -> bool:
+    """Empty the uid's own keyrings, which outlive a job (Docker's seccomp forbids them anyway)."""
+    if not _keyrings[0]:
+        return True
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        if libc.syscall(SYS_KEYCTL, KEYCTL_CLEAR, ring) != 0:
+            _keyrings[0] = False  # no keyrings here (ENOSYS, or a seccomp EPERM): none to leave
+            return True
+    return True
+
+
+# -- the broker: speaks to the host ---------------------------------------------------
+class Broker:
+    """Reads the host's requests, runs each through init, and answers it. Never forks."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def serve(self) -> None:
+        _write_all(1, b'{"ready": true, "python": "' + PYTHON.encode() + b'"}\n')
+        requests = Requests(0)
+        try:
+            while (raw := requests.next_line()) is not None:
+                if not raw.strip():
+                    continue
+                try:
+                    reply = self.run(json.loads(raw), raw, requests)
+                except HostGone:
+                    break
+                except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
+                    reply = json.dumps({"id": _job_id(raw), "error": f"{type(exc).__name__}: {exc}"}).encode()
+                _write_all(1, reply + b"\n")
+        finally:
+            try:
+                self.sock.send(b"Q")
+            except OSError:
+                pass
+
+    def run(self, job: dict[str, Any], raw: bytes, requests: Requests) -> bytes:
+        """One job, from its request line to its reply line (without the newline)."""
+        limits = _limits(job)
+        cap = int(limits["max_trace_bytes"])
+        program = {"id": job.get("id"), "source": job.get("source", ""), "entry": job.get("entry"), "python": PYTHON}
+        program_json = _encode(_compact(program))
+        started = time.monotonic()
+        if len(program_json) > cap:
+            detail = f"the program alone is {len(program_json)} bytes, over max_trace_bytes ({cap})"
+            return _reply(job, program_json, [], _encode({"status": "trace_limit", "detail": detail}))
+        request_fd = os.memfd_create("cwm-request")
+        journal_fd = os.memfd_create("cwm-journal")
+        size = JOURNAL_HEADER + cap + _outcome_room(limits)
+        try:
+            _write_all(request_fd, raw)
+            os.ftruncate(journal_fd, size)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            oom_before = _oom_kills()
+            wall = float(limits["wall_seconds"]) + GRACE_SECONDS
+            socket.send_fds(self.sock, [b"F%r" % wall], [request_fd, journal_fd, out_w, err_w])
+            os.close(out_w)
+            os.close(err_w)
+            os.close(request_fd)
+            request_fd = -1
+            how, stderr_tail = self.collect(out_r, err_r, requests, wall + BROKER_MARGIN)
+            self.sock.send(b"C")
+            clean = self._answer(BROKER_MARGIN) == b"c1"
+            seconds = time.monotonic() - started
+            with mmap.mmap(journal_fd, size) as journal:
+                frames = _read_journal(journal)
+        finally:
+            for fd in (request_fd, journal_fd):
+                if fd >= 0:
+                    os.close(fd)
+        reply = _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
+        return reply[:-1] + b', "retire": true}' if not clean else reply
+
+    def _answer(self, timeout: float) -> bytes:
+        """init's next message; a broker that hears nothing gives up (the host replaces the sandbox)."""
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        msg = self.sock.recv(64) if ready else b""
+        if not msg:
+            raise HostGone()  # init is gone or stuck: nothing more can be served
+        return msg
+
+    def collect(self, out_r: int, err_r: int, requests: Requests, timeout: float) -> tuple[str, bytes]:
+        """Drain the job's raw fd 1/2 until init says it ended; how it ended, and fd 2's tail.
+
+        Watches the host's input too: when the host goes away, init is told to
+        kill the job and quit, so a killed host leaves nothing running.
+        """
+        deadline = time.monotonic() + timeout
+        err = bytearray()
+        watched: list[Any] = [out_r, err_r, self.sock]
+        if not requests.closed:
+            watched.append(requests.fd)
+        pid_seen = False
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise HostGone()
+                ready, _, _ = select.select(watched, [], [], left)
+                for fd in ready:
+                    if fd is self.sock:
+                        msg = self.sock.recv(64)
+                        if not msg:
+                            raise HostGone()
+                        if msg[:1] == b"P":
+                            pid_seen = True
+                        elif msg[:1] == b"X" and pid_seen:
+                            for _ in range(16):  # what it wrote to fd 2 just before it ended
+                                if err_r not in watched or not select.select([err_r], [], [], 0)[0]:
+                                    break
+                                chunk = os.read(err_r, 1 << 16)
+                                if not chunk:
+                                    break
+                                if len(err) < STDERR_KEEP:
+                                    err += chunk
+                            return msg[1:].decode(), bytes(err[-STDERR_KEEP:])
+                    elif fd == requests.fd:
+                        if not requests.fill():
+                            self.sock.send(b"Q")  # the host is gone: so is the job, and the sandbox
+                            raise HostGone()
+                        if len(requests.buffer) > REQUEST_BUFFER_MAX:
+                            watched.remove(fd)  # the host sends one job at a time: stop reading ahead
+                    else:
+                        chunk = os.read(fd, 1 << 16)
+                        if not chunk:
+                            watched.remove(fd)
+                        elif fd == err_r and len(err) < STDERR_KEEP:
+                            err += chunk
+                        # raw writes to fd 1 are drained and dropped: the tracer captures print()
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _limits(job: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULT_LIMITS, **(job.get("limits") or {})}
 
 
 def _oom_kills() -> int:
-    """OOM kills in this cgroup so far (cgroup v2), to tell a memory kill from others."""
-    try:
-        with open("/sys/fs/cgroup/memory.events") as f:
-            for line in f:
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
+    """OOM kills in this cgroup so far (cgroup v2, else v1), to tell a memory kill from others."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
     return 0
 
 
 # -- the journal: where the child's trace comes back ---------------------------------
-# An anonymous shared mapping made for one job before its fork. The child appends
-# frames to it and then publishes their total length in the header; the server
-# reads it once the child has ended, however it ended. No file descriptor leads
-# to it, so nothing the program writes anywhere can garble it, and a job whose
-# process is killed or hangs still leaves every event flushed before.
+# A memfd made for one job; the job's process maps it and closes the fd before the
+# program runs. It appends frames and then publishes their total length in the
+# header; the broker reads it once the process has ended, however it ended. No
+# file descriptor of the job's leads to it, so nothing the program writes anywhere
+# can garble it, and a job whose process is killed or hangs still leaves every
+# event flushed before.
 #   b"E" + JSON list of events + b"\n"   (events, in order)
 #   b"O" + JSON {"outcome": ..., "events": N} + b"\n"   (the end: N events in all)
 JOURNAL_HEADER = 8  # bytes: the length of the frames written so far, little-endian
@@ -405,12 +604,12 @@ def _assemble(
     outcome: dict[str, Any] | None = None
     total = None
     for frame in frames:
-        kind, payload = frame[:1], frame[1:]
+        kind, payload = frame[:1], frame[1:].strip()
         try:
             data = json.loads(payload)
         except ValueError:
             break  # not ours: the program wrote into its own journal; keep what came before
-        if kind == b"E" and isinstance(data, list):
+        if kind == b"E" and isinstance(data, list) and payload[:1] == b"[" and payload[-1:] == b"]":
             if data:
                 batches.append(payload)
         elif kind == b"O" and isinstance(data, dict) and isinstance(data.get("outcome"), dict):
@@ -425,7 +624,7 @@ def _assemble(
         outcome = _failure_outcome(how, stderr_tail, seconds, sum(counted), oom=oom)
     recorded = total if isinstance(total, int) and total > sum(counted) else sum(counted)  # the journal filled up
     outcome["events"] = sum(counted)
-    outcome_json = _encode(outcome)
+    outcome_json = _fit_outcome(outcome, cap - len(program_json) - 4096)
     room = cap - len(program_json) - len(outcome_json) - 64
     n = sum(counted)
     if sum(len(b) for b in batches) > room:  # over the cap: keep the first events that fit
@@ -452,8 +651,27 @@ def _assemble(
             f"the run ended {ended}" + (f" ({outcome['detail']})" if outcome.get("detail") else "")
         )
         outcome["events"] = n
-        outcome_json = _encode(outcome)
+        outcome_json = _fit_outcome(outcome, cap - len(program_json) - 4096)
     return _reply(job, program_json, batches, outcome_json)
+
+
+def _fit_outcome(outcome: dict[str, Any], room: int) -> bytes:
+    """The outcome as JSON in at most ``room`` bytes: its stdout and stderr are cut if need be."""
+    text = _encode(outcome)
+    cut = False
+    while len(text) > room and (outcome.get("stdout") or outcome.get("stderr")):
+        longer = "stdout" if len(outcome.get("stdout") or "") >= len(outcome.get("stderr") or "") else "stderr"
+        outcome[longer] = outcome[longer][: len(outcome[longer]) // 2]
+        cut = True
+        text = _encode(outcome)
+    if cut:
+        outcome["detail"] = (
+            (outcome.get("detail") or "")
+            + ("; " if outcome.get("detail") else "")
+            + "the outcome's stdout/stderr were cut to fit max_trace_bytes"
+        )
+        text = _encode(outcome)
+    return text
 
 
 def _first_events(batches: list[bytes], counted: list[int], total: int) -> tuple[list[bytes], list[int]]:
@@ -518,36 +736,41 @@ def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, 
     }
 
 
-# -- the child ---------------------------------------------------------------------
-def _child(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap, out_w: int, err_w: int) -> None:
+# -- the job's process ------------------------------------------------------------------
+def _child(request_fd: int, journal_fd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
     try:
         os.setsid()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
+        for sig in SIGNALS_IGNORED:
             signal.signal(sig, signal.SIG_DFL)
+        job = json.loads(os.pread(request_fd, os.fstat(request_fd).st_size, 0))
+        limits = _limits(job)
+        journal = mmap.mmap(journal_fd, os.fstat(journal_fd).st_size)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, 1 << 16)
+        os.closerange(3, 1 << 16)  # the memfds too (the journal stays mapped): no fd leads to them
         os.chdir("/tmp")
-        _set_limits(limits)
+        _set_limits(limits, nproc=nproc)
         _run(job, limits, journal)
     except BaseException:  # noqa: BLE001
         os._exit(70)
     os._exit(0)
 
 
-def _set_limits(limits: dict[str, Any]) -> None:
+def _set_limits(limits: dict[str, Any], *, nproc: bool) -> None:
     cpu = max(1, int(float(limits["cpu_seconds"]) + 0.999))
     memory = int(limits["memory_mb"]) * 1024 * 1024
-    for name, soft, hard in (
+    rlimits = [
         ("RLIMIT_CPU", cpu, cpu + 1),
         ("RLIMIT_AS", memory, memory),
         ("RLIMIT_FSIZE", 16 * 1024 * 1024, 16 * 1024 * 1024),
         ("RLIMIT_NOFILE", 64, 64),
-        ("RLIMIT_NPROC", 64, 64),
         ("RLIMIT_CORE", 0, 0),
-    ):
+    ]
+    if nproc:  # else a pids cgroup caps the sandbox
+        rlimits.append(("RLIMIT_NPROC", 64, 64))
+    for name, soft, hard in rlimits:
         try:
             resource.setrlimit(getattr(resource, name), (soft, hard))
         except (ValueError, OSError):

@@ -124,7 +124,10 @@ class Sandbox:
         except Exception as exc:  # noqa: BLE001 - one result per job, whatever happens
             self._retire(worker)
             return failed(job, "sandbox_error", f"{type(exc).__name__}: {exc}")
-        self._give(worker)
+        if worker.retire:
+            self._retire(worker)
+        else:
+            self._give(worker)
         return trace
 
     def map(

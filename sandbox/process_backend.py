@@ -26,6 +26,8 @@ HERE = Path(__file__).resolve().parent
 TRACER_DIR = HERE.parent / "tracer"
 FORKSERVER = HERE / "forkserver.py"
 NOBODY = 65534
+SCRATCH_BYTES = 64 << 20  # the size of /tmp (the docker backend's scratch_mb)
+SHM_BYTES = 8 << 20  # the size of /dev/shm (the docker backend's shm_size)
 
 
 def system_python() -> str:
@@ -75,8 +77,10 @@ class ProcessBackend:
             "--ro-bind", "/usr", "/usr",
             "--proc", "/proc",
             "--dev", "/dev",
-            "--tmpfs", "/dev/shm",  # its own mount, so that /dev itself can be read-only below
-            "--tmpfs", "/tmp",
+            # /dev/shm its own mount, so that /dev itself can be read-only below; sizes as in Docker
+            "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+            "--mqueue", "/dev/mqueue",  # its own, emptied after each job
+            "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
             "--dir", "/opt/cwm",
             "--ro-bind", str(TRACER_DIR), "/opt/cwm/tracer",
             "--ro-bind", str(FORKSERVER), "/opt/cwm/forkserver.py",

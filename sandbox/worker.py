@@ -32,6 +32,7 @@ class WorkerDied(Exception):
 class Channel(Protocol):
     def send(self, data: bytes) -> None: ...
     def readline(self, timeout: float, limit: int = ...) -> bytes: ...
+    def pending(self) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -59,6 +60,10 @@ class LineChannel:
         line = bytes(self._lines[: end + 1])
         del self._lines[: end + 1]
         return line
+
+    def pending(self) -> bool:
+        """Has more been received than the lines returned?"""
+        return bool(self._lines)
 
     def _receive(self, timeout: float) -> bytes | None:
         """Payload bytes (b"" at the end of the stream), or None when ``timeout`` passed."""
@@ -105,6 +110,7 @@ class Worker:
         if not hello.get("ready"):
             raise WorkerDied(f"the fork server did not start: {hello!r}")
         self.python: str = hello.get("python", "")
+        self.retire = False  # set when the worker must not run another job
 
     def _read(self, timeout: float, limit: int = HELLO_LIMIT) -> dict:
         line = self.channel.readline(timeout, limit)
@@ -123,6 +129,10 @@ class Worker:
         # the server cuts a trace to max_trace_bytes, or returns an oversized program with no events
         limit = job.limits.max_trace_bytes + 2 * len(request) + REPLY_MARGIN
         reply = self._read(job.limits.wall_seconds + ANSWER_MARGIN, limit)
+        if reply.get("retire") or self.channel.pending():
+            # the server could not make its sandbox clean after this job (or sent more than
+            # one reply): the job's result stands, the worker is replaced before the next
+            self.retire = True
         if reply.get("id") != job.id:
             raise WorkerDied(f"the fork server answered job {reply.get('id')!r} while running {job.id!r}")
         if "error" in reply:

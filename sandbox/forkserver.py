@@ -922,7 +922,10 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     current["recorder"] = recorder
     sink.records = recorder.records
     try:
-        _thread.start_new_thread(sink.run_flusher, ())
+        try:
+            _thread.start_new_thread(sink.run_flusher, ())
+        except RuntimeError:  # no thread to be had (a process limit): the events come at the end
+            pass
         trace = recorder.run()  # ends in on_done, unless the program's objects get in the way
     except MemoryError:
         end("memory_limit", "ran out of memory (address-space limit)")

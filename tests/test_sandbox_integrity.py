@@ -357,3 +357,149 @@ def test_text_that_is_not_unicode_keeps_the_trace(box: Sandbox) -> None:
     assert trace.outcome.status == "raised", trace.outcome
     assert len(trace.events) >= 8
     json.loads(trace.to_json())  # the whole trace is one valid JSON text
+
+
+# -- what the red team found --------------------------------------------------------------
+SECRET = "def f():\n    secret = 'TOPSECRET-' + 'A' * 5\n    return secret\n"
+SPY_FRAMES = prog("""
+    import sys
+    def f():
+        found, needle = [], 'TOPSECRET-' + 'A' * len('abcde')  # not in this source as one text
+        frame = sys._getframe().f_back
+        while frame is not None:
+            for value in list(frame.f_locals.values()):
+                if isinstance(value, (bytes, bytearray, str, dict, list)) and needle in repr(value):
+                    found.append(frame.f_code.co_name)
+            frame = frame.f_back
+        return found
+    """)
+SPY_HEAP = prog(f"""
+    import ctypes
+    def f():
+        hits = 0
+        for line in open('/proc/self/maps'):
+            span, perms = line.split()[:2]
+            if not perms.startswith('r'):
+                continue
+            start, end = (int(x, 16) for x in span.split('-'))
+            if end - start > 256 << 20 or '[v' in line:
+                continue
+            try:
+                # the secret, built here as a temporary: never a local (the tracer would render
+                # it into this job's own trace) nor a constant of this code
+                hits += ctypes.string_at(start, end - start).count(bytes.fromhex('{b"TOPSECRET-AAAAA".hex()}'))
+            except Exception:
+                pass
+        return hits
+    """)
+
+
+def test_a_job_finds_nothing_of_the_jobs_before_it(box: Sandbox) -> None:
+    assert box.run(Job(SECRET, "f()", limits=LIMITS)).outcome.value == "'TOPSECRET-AAAAA'"
+    assert box.run(Job(SPY_FRAMES, "f()", limits=LIMITS)).outcome.value == "[]"
+    heap = box.run(Job(SPY_HEAP, "f()", limits=Limits(wall_seconds=20, cpu_seconds=20)))
+    assert heap.outcome.status == "returned", heap.outcome
+    # the secret job's trace (its event, return and outcome texts) was found hundreds of times
+    assert int(heap.outcome.value or "99") <= 2, heap.outcome
+
+
+PLANT_UNREMOVABLE = prog("""
+    import os
+    def f():
+        os.makedirs('/tmp/a/b')
+        for i in range(3):
+            with open(f'/tmp/a/b/fill{i}', 'wb') as fh:
+                fh.write(b'x' * (4 << 20))
+        os.chmod('/tmp/a/b', 0)
+        os.chmod('/tmp/a', 0o500)
+        os.chdir('/tmp')
+        for _ in range(1500):
+            os.mkdir('d')
+            os.chdir('d')
+        return 'planted'
+    """)
+USE_TMP = prog("""
+    import os
+    def f():
+        with open('/tmp/out.txt', 'w') as fh:
+            fh.write('hello ' * 100000)
+        return sorted(os.listdir('/tmp'))
+    """)
+
+
+def test_what_a_job_makes_hard_to_remove_is_removed(box: Sandbox) -> None:
+    planted = box.run(Job(PLANT_UNREMOVABLE, "f()", limits=Limits(wall_seconds=10, cpu_seconds=10)))
+    assert planted.outcome.value == "'planted'", planted.outcome
+    for _ in range(2):
+        used = box.run(Job(USE_TMP, "f()", limits=LIMITS))
+        assert used.outcome.value == "['out.txt']", used.outcome
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_one_jobs_processes_do_not_starve_another_sandbox() -> None:
+    """All Docker containers run as nobody: RLIMIT_NPROC would count them all together."""
+    bomb = prog("""
+        import os, time
+        def f():
+            for i in range(200):
+                try:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                except OSError:
+                    break
+            time.sleep(3)
+        """)
+    sleeper = "import time\ndef f(i):\n    time.sleep(0.1)\n    return i * 2\n"
+    for backend in ("docker", "process"):
+        with open_sandbox(backend, workers=2) as sandbox:
+            sandbox.run(Job(sleeper, "f(0)", limits=LIMITS))  # one worker warm: the bomb gets it
+            jobs = [Job(bomb, "f()", id="bomb", limits=Limits(wall_seconds=5, cpu_seconds=5))]
+            jobs += [Job(sleeper, f"f({i})", id=f"inn{i}", limits=LIMITS) for i in range(10)]
+            results = dict(sandbox.map(jobs))
+            for i in range(10):
+                assert results[f"inn{i}"].outcome.value == str(2 * i), (backend, results[f"inn{i}"].outcome)
+
+
+def test_an_outcome_too_big_for_the_cap_is_cut_not_lost(box: Sandbox) -> None:
+    source = 'def f():\n    x = 1\n    print("\\x01" * 900_000, end="")\n    return x\n'
+    trace = box.run(Job(source, "f()", limits=Limits(max_trace_bytes=50_000, max_output_bytes=1_000_000)))
+    # the printed text is in an event (its stdout) and in the outcome, each 6 bytes a character
+    assert trace.outcome.status == "trace_limit", trace.outcome
+    assert "the run ended returned" in trace.outcome.detail and "cut to fit max_trace_bytes" in trace.outcome.detail
+    assert trace.outcome.value == "1" and [e.kind for e in trace.events] == ["call", "line"]
+    assert len(trace.to_json().encode()) <= 50_000
+
+
+KEYS_AND_QUEUES = prog("""
+    import ctypes, os, platform
+    ADD_KEY, KEYCTL = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mq_open.restype = ctypes.c_int
+    def leave():
+        data = b'left by the last job'
+        keys = [libc.syscall(ADD_KEY, b'user', b'cwm-note', data, len(data), ring) for ring in (-4, -5)]
+        mq = libc.mq_open(b'/cwm-note', os.O_CREAT | os.O_WRONLY, 0o600, None)
+        sent = mq >= 0 and libc.mq_send(mq, data, len(data), 0) == 0
+        return keys, sent
+    def find():
+        found = []
+        for ring in (-4, -5):
+            key = libc.syscall(KEYCTL, 10, ring, b'user', b'cwm-note', 0)  # KEYCTL_SEARCH
+            if key > 0:
+                found.append(('key', ring))
+        mq = libc.mq_open(b'/cwm-note', os.O_RDONLY | os.O_NONBLOCK, 0, None)
+        if mq >= 0:
+            buf = ctypes.create_string_buffer(8192)
+            if libc.mq_receive(mq, buf, 8192, None) > 0:
+                found.append(('queue', buf.value))
+        return found
+    """)
+
+
+def test_keyrings_and_message_queues_do_not_carry_over(box: Sandbox) -> None:
+    left = box.run(Job(KEYS_AND_QUEUES, "leave()", limits=LIMITS))
+    assert left.outcome.status == "returned", left.outcome
+    found = box.run(Job(KEYS_AND_QUEUES, "find()", limits=LIMITS))
+    assert found.outcome.value == "[]", (left.outcome.value, found.outcome)

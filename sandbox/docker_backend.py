@@ -10,8 +10,11 @@ back on its stdout, through the attach socket.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import struct
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,12 +22,13 @@ from typing import Any
 
 from .errors import SandboxUnavailable
 from .image import DEFAULT_IMAGE, docker_client, image_exists
-from .worker import LineChannel, Worker, WorkerDied
+from .worker import START_TIMEOUT, FdChannel, LineChannel, Worker, WorkerDied
 
 HERE = Path(__file__).resolve().parent
 TRACER_DIR = HERE.parent / "tracer"
 FORKSERVER = HERE / "forkserver.py"
 POOL_LABEL = "org.cwm.pool"
+CHANNEL_MOUNT = "/opt/cwm/channel"  # where a container finds the socket to the host, once
 RAW_LIMIT = 1 << 30  # bytes of one undecoded attach frame (the reply's own cap is the worker's)
 
 
@@ -88,6 +92,26 @@ class SocketChannel(LineChannel):
             pass
 
 
+class DirectChannel(FdChannel):
+    """A unix socket connected by the container's server (see ``DockerBackend._start_direct``)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        super().__init__(conn.fileno(), conn.fileno())
+        self._conn = conn
+
+    def close(self) -> None:
+        super().close()
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+
+
+def _local_daemon(client: Any) -> bool:
+    base = str(getattr(getattr(client, "api", None), "base_url", ""))
+    return base.startswith(("http+docker://localhost", "http+unix://")) and not os.environ.get("CWM_DOCKER_ATTACH")
+
+
 class DockerBackend:
     """Starts and stops fork-server containers."""
 
@@ -114,6 +138,8 @@ class DockerBackend:
         self._containers: dict[int, Any] = {}
         self.closed = False
         self.session = uuid.uuid4().hex[:8]
+        # a daemon on this machine can bind-mount a directory of ours: talk over a socket
+        self.direct = _local_daemon(self.client)
 
     def container_options(self) -> dict[str, Any]:
         return {
@@ -150,6 +176,8 @@ class DockerBackend:
     def start_worker(self) -> Worker:
         if self.closed:
             raise SandboxUnavailable("the sandbox is closed")
+        if self.direct:
+            return self._start_direct()
         try:
             container = self.client.containers.create(self.image, **self.container_options())
             sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -157,8 +185,45 @@ class DockerBackend:
         except Exception as exc:  # noqa: BLE001 - docker-py raises many kinds
             raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from None
         raw = getattr(sock, "_sock", sock)
+        return self._greet(container, SocketChannel(raw))
+
+    def _start_direct(self) -> Worker:
+        """A container whose server connects, once, to a unix socket of ours: jobs and
+        replies then go straight between the two processes, not through the daemon's
+        attach stream (two copies in the daemon and its shim for every message)."""
+        where = tempfile.mkdtemp(prefix="cwm-channel-")
+        path = os.path.join(where, "s")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        container = None
         try:
-            worker = Worker(SocketChannel(raw), f"docker-{container.short_id}")
+            os.chmod(where, 0o711)
+            listener.bind(path)
+            os.chmod(path, 0o666)  # the server runs as nobody
+            listener.listen(1)
+            options = self.container_options()
+            options["stdin_open"] = False
+            options["volumes"][where] = {"bind": CHANNEL_MOUNT, "mode": "ro"}
+            options["environment"]["CWM_CHANNEL"] = f"{CHANNEL_MOUNT}/s"
+            # if this process dies, the socket closes, the server reads EOF and exits,
+            # and the container goes away by itself
+            container = self.client.containers.create(self.image, **options)
+            container.start()
+            listener.settimeout(START_TIMEOUT)
+            conn, _ = listener.accept()
+        except Exception as exc:  # noqa: BLE001 - docker-py raises many kinds; accept times out
+            logs = _logs(container) if container is not None else ""
+            if container is not None:
+                _remove(container)
+            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}{logs}") from None
+        finally:  # one connection, before any job runs: after it, nothing can connect
+            listener.close()
+            shutil.rmtree(where, ignore_errors=True)
+        conn.settimeout(None)
+        return self._greet(container, DirectChannel(conn))
+
+    def _greet(self, container: Any, channel: Any) -> Worker:
+        try:
+            worker = Worker(channel, f"docker-{container.short_id}")
         except WorkerDied as exc:
             logs = _logs(container)
             _remove(container)

@@ -56,6 +56,12 @@ SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")  # emptied after every job
 PYTHON = sys.version.split()[0]
 FORMAT = 1  # tracer.contract.FORMAT_VERSION (checked by the host, which reads the trace)
 FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the journal
+# A job still running after this long is sent FLUSH_SIGNAL, which starts its flusher thread:
+# most jobs end sooner, and a thread costs a short job a tenth of its time. A program that
+# touches signals, threads or ctypes (and so could block that signal) gets its flusher at once.
+FLUSHER_AFTER_SECONDS = 0.005
+FLUSH_SIGNAL = signal.SIGRTMIN + 2
+EAGER_FLUSH_WORDS = ("signal", "ctypes", "thread", "import_module", "__import__", "exec", "eval", "compile")
 MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
 REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
 GRACE_SECONDS = 0.5  # after the wall limit, before init kills
@@ -79,9 +85,18 @@ SIGNALS_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
 
 
 def main() -> None:
+    channel = os.environ.pop("CWM_CHANNEL", None)
+    if channel:  # the host listens there, once: speak to it on fds 0 and 1 as on a pipe
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(channel)
+        os.dup2(sock.fileno(), 0)
+        os.dup2(sock.fileno(), 1)
+        sock.close()
     # PID 1 gets no default signal actions; make sure no job can interrupt us
     for sig in SIGNALS_IGNORED:
         signal.signal(sig, signal.SIG_IGN)
+    # held back in every job's process until its handler is set (see _run): it must never kill one
+    signal.pthread_sigmask(signal.SIG_BLOCK, {FLUSH_SIGNAL})
     _make_unreachable()
     import tracer  # noqa: F401 - imported once here, inherited by every child
     from tracer import recorder  # noqa: F401
@@ -197,8 +212,8 @@ class Init:
     """Forks each job's process and cleans up after it; never holds a job's data.
 
     Messages from the broker (one datagram each): ``F<seconds>`` with the job's
-    four file descriptors (fork it, answer ``P<pid>``, then ``X<how it ended>``),
-    ``C`` (clean up, answer ``c1`` or ``c0``), ``Q`` (quit).
+    four file descriptors (fork it, answer ``P<pid>``; once it has ended and the
+    sandbox is cleaned up, ``X<1 if clean, else 0><how it ended>``), ``Q`` (quit).
     """
 
     def __init__(self, sock: socket.socket, broker: int) -> None:
@@ -215,9 +230,6 @@ class Init:
             op = msg[:1]
             if op == b"F" and len(fds) == 4:
                 self.fork_job(float(msg[1:]), fds)
-            elif op == b"C":
-                clean = cleanup(spare=self.broker)
-                self.sock.send(b"c1" if clean else b"c0")
             else:  # Q, or the broker is gone
                 for fd in fds:
                     os.close(fd)
@@ -231,11 +243,15 @@ class Init:
         for fd in fds:
             os.close(fd)
         self.sock.send(b"P%d" % pid)
-        self.sock.send(b"X" + self.wait(pid, seconds).encode())
+        how = self.wait(pid, seconds)
+        clean = cleanup(spare=self.broker)
+        self.sock.send(b"X" + (b"1" if clean else b"0") + how.encode())
 
     def wait(self, pid: int, seconds: float) -> str:
         """Wait for the job's process to end, killing it at the deadline; how it ended."""
-        deadline = time.monotonic() + seconds
+        started = time.monotonic()
+        deadline = started + seconds
+        flush_at: float | None = started + FLUSHER_AFTER_SECONDS
         try:
             pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -243,19 +259,27 @@ class Init:
         watched: list[Any] = [self.sock] if pidfd is None else [self.sock, pidfd]
         try:
             while True:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     _kill_group(pid)
                     os.waitpid(pid, 0)
                     return "timeout"
-                ready, _, _ = select.select(watched, [], [], left if pidfd is not None else min(left, 0.005))
+                if flush_at is not None and now >= flush_at:
+                    flush_at = None  # still running: from now on its events are copied out as it goes
+                    try:
+                        os.kill(pid, FLUSH_SIGNAL)
+                    except ProcessLookupError:
+                        pass
+                wait = left if flush_at is None else min(left, flush_at - now)
+                ready, _, _ = select.select(watched, [], [], wait if pidfd is not None else min(wait, 0.005))
                 if self.sock in ready and self.sock.recv(64)[:1] in (b"Q", b""):
                     _kill_group(pid)
                     self.quit()
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     if os.WIFSIGNALED(status):
-                        return f"signal:{signal.Signals(os.WTERMSIG(status)).name}"
+                        return f"signal:{_signal_name(os.WTERMSIG(status))}"
                     return f"exit:{os.WEXITSTATUS(status)}"
         finally:
             if pidfd is not None:
@@ -270,6 +294,13 @@ class Init:
         else:
             _kill_group(self.broker)
         os._exit(0)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # a real-time signal past SIGRTMIN
+        return f"signal {number}"
 
 
 def _kill_group(pid: int) -> None:
@@ -292,6 +323,26 @@ def _pids_capped() -> bool:
     return False
 
 
+def _tasks() -> int:
+    """The tasks (threads) in this sandbox's pids cgroup, or -1 where that is not known."""
+    for path in PIDS_CURRENT:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            PIDS_CURRENT.remove(path)  # not here: never look again
+            continue
+        try:
+            return int(os.read(fd, 64))
+        except ValueError:
+            return -1
+        finally:
+            os.close(fd)
+    return -1
+
+
+PIDS_CURRENT = ["/sys/fs/cgroup/pids.current", "/sys/fs/cgroup/pids/pids.current"]
+
+
 def cleanup(spare: int) -> bool:
     """Kill every process but init and ``spare``, and remove what a job could leave for the
     next; False when that could not be done in time (the sandbox must then be retired)."""
@@ -308,6 +359,8 @@ def cleanup(spare: int) -> bool:
                 break
             if pid == spare:
                 return False  # the broker is gone: init quits on its next message
+        if _tasks() == 2:  # init and the broker alone: nothing to kill
+            break
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, spare)]
         if not others:
             break
@@ -327,6 +380,11 @@ def cleanup(spare: int) -> bool:
 
 def _empty(top: str, deadline: float) -> bool:
     """Remove everything under ``top`` (however deep, whatever its modes); is it empty now?"""
+    try:
+        if not os.listdir(top):
+            return True
+    except OSError:
+        return True  # no such directory here
     try:
         top_fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -467,9 +525,7 @@ class Broker:
             os.close(err_w)
             os.close(request_fd)
             request_fd = -1
-            how, stderr_tail = self.collect(out_r, err_r, requests, wall + BROKER_MARGIN)
-            self.sock.send(b"C")
-            clean = self._answer(BROKER_MARGIN) == b"c1"
+            how, clean, stderr_tail = self.collect(out_r, err_r, requests, wall + BROKER_MARGIN)
             seconds = time.monotonic() - started
             with mmap.mmap(journal_fd, size) as journal:
                 frames = _read_journal(journal)
@@ -480,16 +536,8 @@ class Broker:
         reply = _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
         return reply[:-1] + b', "retire": true}' if not clean else reply
 
-    def _answer(self, timeout: float) -> bytes:
-        """init's next message; a broker that hears nothing gives up (the host replaces the sandbox)."""
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        msg = self.sock.recv(64) if ready else b""
-        if not msg:
-            raise HostGone()  # init is gone or stuck: nothing more can be served
-        return msg
-
-    def collect(self, out_r: int, err_r: int, requests: Requests, timeout: float) -> tuple[str, bytes]:
-        """Drain the job's raw fd 1/2 until init says it ended; how it ended, and fd 2's tail.
+    def collect(self, out_r: int, err_r: int, requests: Requests, timeout: float) -> tuple[str, bool, bytes]:
+        """Drain the job's raw fd 1/2 until init says it ended: how, whether the sandbox is clean, fd 2's tail.
 
         Watches the host's input too: when the host goes away, init is told to
         kill the job and quit, so a killed host leaves nothing running.
@@ -522,7 +570,7 @@ class Broker:
                                     break
                                 if len(err) < STDERR_KEEP:
                                     err += chunk
-                            return msg[1:].decode(), bytes(err[-STDERR_KEEP:])
+                            return msg[2:].decode(), msg[1:2] == b"1", bytes(err[-STDERR_KEEP:])
                     elif fd == requests.fd:
                         if not requests.fill():
                             self.sock.send(b"Q")  # the host is gone: so is the job, and the sandbox
@@ -921,11 +969,22 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
         end("sandbox_error", f"the sandbox cannot run this job: {type(exc).__name__}: {exc}")
     current["recorder"] = recorder
     sink.records = recorder.records
-    try:
+    started = [False]
+
+    def start_flusher(*_: Any) -> None:
+        if started[0]:
+            return
+        started[0] = True
         try:
             _thread.start_new_thread(sink.run_flusher, ())
         except RuntimeError:  # no thread to be had (a process limit): the events come at the end
             pass
+
+    signal.signal(FLUSH_SIGNAL, start_flusher)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {FLUSH_SIGNAL})  # one sent before now is delivered here
+    if any(word in program.source for word in EAGER_FLUSH_WORDS):
+        start_flusher()
+    try:
         trace = recorder.run()  # ends in on_done, unless the program's objects get in the way
     except MemoryError:
         end("memory_limit", "ran out of memory (address-space limit)")

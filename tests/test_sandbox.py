@@ -151,8 +151,20 @@ def test_docker_containers_are_locked_down() -> None:
         assert container.attrs["Config"]["User"] == "65534:65534"
         assert container.attrs["Config"]["Env"].count("PYTHONHASHSEED=0") == 1
         mounts = container.attrs["Mounts"]
-        assert sorted(m["Destination"] for m in mounts) == ["/opt/cwm/forkserver.py", "/opt/cwm/tracer"]
+        # the channel: the host's socket, there only until the server has connected
+        assert sorted(m["Destination"] for m in mounts) == [
+            "/opt/cwm/channel",
+            "/opt/cwm/forkserver.py",
+            "/opt/cwm/tracer",
+        ]
         assert all(m["RW"] is False for m in mounts)
+        probe = (
+            "import socket\ndef f():\n    s = socket.socket(socket.AF_UNIX)\n"
+            "    try:\n        s.connect('/opt/cwm/channel/s')\n    except OSError as exc:\n"
+            "        return type(exc).__name__\n    return 'connected'\n"
+        )
+        seen = box.run(Job(probe, "f()"))
+        assert seen.outcome.value in ("'FileNotFoundError'", "'PermissionError'"), seen.outcome
 
 
 @pytest.mark.docker

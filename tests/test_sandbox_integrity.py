@@ -229,6 +229,7 @@ def loop_then(tail: str) -> str:
         """) + textwrap.indent(prog(tail), "    ")
 
 
+PLAIN_LOOP = "import os, time\ndef f():\n    total = 0\n    for i in range(5):\n        total += i\n"
 LOSSY = {
     "str_never_returns": (
         prog("""
@@ -280,6 +281,9 @@ LOSSY = {
         ("returned",),
     ),
     "forks_and_both_finish": (loop_then("pid = os.fork()\nreturn total\n"), ("returned",)),
+    # no word of signals or threads in the source: the flusher starts only once the job runs long
+    "sleeps_long_plain": (PLAIN_LOOP + "    time.sleep(1000)\n", ("timeout",)),
+    "exits_later_plain": (PLAIN_LOOP + "    time.sleep(0.2)\n    os._exit(3)\n", ("crashed",)),
 }
 
 

@@ -21,9 +21,10 @@ Three roles, so that no job can see or touch another's data:
   empties what a job could leave for the next (scratch directories, System V
   IPC, keyrings);
 - the **broker**, forked once at start, speaks to the host: it reads each
-  request, hands it to the job in a memfd, drains the job's raw fd 1/2, reads
-  the job's *journal* (a second memfd the job maps and then closes, so no file
-  descriptor of the job's leads to it) and writes the reply. It never forks;
+  request, hands it to the job in a memfd that also holds the job's *journal*
+  (the job maps it and then closes the fd, so no file descriptor of the job's
+  leads to it), drains the job's raw fd 1/2, reads the journal once the job has
+  ended and writes the reply. It never forks;
 - the **job's process** starts its own session, sets its rlimits, points fds
   0-2 at /dev/null and two pipes, and records the program; a thread copies the
   events recorded so far into the journal every few milliseconds, and the end
@@ -212,8 +213,9 @@ class Init:
     """Forks each job's process and cleans up after it; never holds a job's data.
 
     Messages from the broker (one datagram each): ``F<seconds>`` with the job's
-    four file descriptors (fork it, answer ``P<pid>``; once it has ended and the
-    sandbox is cleaned up, ``X<1 if clean, else 0><how it ended>``), ``Q`` (quit).
+    three file descriptors (the job's memfd, its fd 1 and fd 2; fork it, and once
+    it has ended and the sandbox is cleaned up, answer ``X<1 if clean, else 0><how
+    it ended>``), ``Q`` (quit).
     """
 
     def __init__(self, sock: socket.socket, broker: int) -> None:
@@ -224,11 +226,11 @@ class Init:
     def serve(self) -> None:
         while True:
             try:
-                msg, fds, _, _ = socket.recv_fds(self.sock, 64, 4)
+                msg, fds, _, _ = socket.recv_fds(self.sock, 64, 3)
             except OSError:
                 msg, fds = b"", []
             op = msg[:1]
-            if op == b"F" and len(fds) == 4:
+            if op == b"F" and len(fds) == 3:
                 self.fork_job(float(msg[1:]), fds)
             else:  # Q, or the broker is gone
                 for fd in fds:
@@ -242,7 +244,6 @@ class Init:
             _child(*fds, nproc=not self.pids_capped)
         for fd in fds:
             os.close(fd)
-        self.sock.send(b"P%d" % pid)
         how = self.wait(pid, seconds)
         clean = cleanup(spare=self.broker)
         self.sock.send(b"X" + (b"1" if clean else b"0") + how.encode())
@@ -510,29 +511,25 @@ class Broker:
         if len(program_json) > cap:
             detail = f"the program alone is {len(program_json)} bytes, over max_trace_bytes ({cap})"
             return _reply(job, program_json, [], _encode({"status": "trace_limit", "detail": detail}))
-        request_fd = os.memfd_create("cwm-request")
-        journal_fd = os.memfd_create("cwm-journal")
+        memfd = os.memfd_create("cwm-job")  # the request, then (page-aligned) the journal
+        where = _journal_offset(len(raw))
         size = JOURNAL_HEADER + cap + _outcome_room(limits)
         try:
-            _write_all(request_fd, raw)
-            os.ftruncate(journal_fd, size)
+            os.ftruncate(memfd, where + size)
+            _write_all(memfd, len(raw).to_bytes(8, "little") + raw)
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             oom_before = _oom_kills()
             wall = float(limits["wall_seconds"]) + GRACE_SECONDS
-            socket.send_fds(self.sock, [b"F%r" % wall], [request_fd, journal_fd, out_w, err_w])
+            socket.send_fds(self.sock, [b"F%r" % wall], [memfd, out_w, err_w])
             os.close(out_w)
             os.close(err_w)
-            os.close(request_fd)
-            request_fd = -1
             how, clean, stderr_tail = self.collect(out_r, err_r, requests, wall + BROKER_MARGIN)
             seconds = time.monotonic() - started
-            with mmap.mmap(journal_fd, size) as journal:
+            with mmap.mmap(memfd, size, offset=where) as journal:
                 frames = _read_journal(journal)
         finally:
-            for fd in (request_fd, journal_fd):
-                if fd >= 0:
-                    os.close(fd)
+            os.close(memfd)
         reply = _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
         return reply[:-1] + b', "retire": true}' if not clean else reply
 
@@ -547,7 +544,6 @@ class Broker:
         watched: list[Any] = [out_r, err_r, self.sock]
         if not requests.closed:
             watched.append(requests.fd)
-        pid_seen = False
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -559,9 +555,7 @@ class Broker:
                         msg = self.sock.recv(64)
                         if not msg:
                             raise HostGone()
-                        if msg[:1] == b"P":
-                            pid_seen = True
-                        elif msg[:1] == b"X" and pid_seen:
+                        if msg[:1] == b"X":
                             for _ in range(16):  # what it wrote to fd 2 just before it ended
                                 if err_r not in watched or not select.select([err_r], [], [], 0)[0]:
                                     break
@@ -613,7 +607,7 @@ def _oom_kills() -> int:
 
 
 # -- the journal: where the child's trace comes back ---------------------------------
-# A memfd made for one job; the job's process maps it and closes the fd before the
+# The part of a job's memfd after its request; the job's process maps it and closes the fd before the
 # program runs. It appends frames and then publishes their total length in the
 # header; the broker reads it once the process has ended, however it ended. No
 # file descriptor of the job's leads to it, so nothing the program writes anywhere
@@ -785,25 +779,32 @@ def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, 
 
 
 # -- the job's process ------------------------------------------------------------------
-def _child(request_fd: int, journal_fd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
+def _child(memfd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
     try:
         os.setsid()
         for sig in SIGNALS_IGNORED:
             signal.signal(sig, signal.SIG_DFL)
-        job = json.loads(os.pread(request_fd, os.fstat(request_fd).st_size, 0))
-        limits = _limits(job)
-        journal = mmap.mmap(journal_fd, os.fstat(journal_fd).st_size)
+        length = int.from_bytes(os.pread(memfd, 8, 0), "little")
+        job = json.loads(os.pread(memfd, length, 8))
+        where = _journal_offset(length)
+        journal = mmap.mmap(memfd, os.fstat(memfd).st_size - where, offset=where)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        os.closerange(3, 1 << 16)  # the memfds too (the journal stays mapped): no fd leads to them
+        os.closerange(3, 1 << 16)  # the memfd too (the journal stays mapped): no fd leads to it
         os.chdir("/tmp")
-        _set_limits(limits, nproc=nproc)
-        _run(job, limits, journal)
+        _set_limits(_limits(job), nproc=nproc)
+        _run(job, _limits(job), journal)
     except BaseException:  # noqa: BLE001
         os._exit(70)
     os._exit(0)
+
+
+def _journal_offset(request_bytes: int) -> int:
+    """Where the journal starts in a job's memfd: after its request, on a page boundary."""
+    page = mmap.ALLOCATIONGRANULARITY
+    return (8 + request_bytes + page - 1) // page * page
 
 
 def _set_limits(limits: dict[str, Any], *, nproc: bool) -> None:

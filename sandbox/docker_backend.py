@@ -4,8 +4,11 @@ Each worker is one container running ``forkserver.py`` as PID 1: no network,
 read-only root, a size-capped tmpfs for scratch, memory and swap caps, a CPU
 quota, a pids limit, user ``nobody``, every capability dropped,
 ``no-new-privileges``, ``PYTHONHASHSEED`` fixed, and no host mount but the
-tracer code (read-only). Jobs go in on the container's stdin and results come
-back on its stdout, through the attach socket.
+tracer code and a directory holding one socket of ours (all read-only). With a
+daemon on this machine the server connects to that socket once, before any job,
+and jobs and replies go over it; the socket is then removed, so nothing else can
+connect. Elsewhere (a remote daemon, or ``CWM_DOCKER_ATTACH=1``) they go in on
+the container's stdin and come back on its stdout, through the attach socket.
 """
 
 from __future__ import annotations

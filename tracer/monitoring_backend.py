@@ -269,29 +269,27 @@ class MonitoringBackend:
             # the program took the id over: what is set there is the program's now
             self.recorder.tracing_switched_off(f"sys.monitoring tool {tool} taken over as {owner!r}")
             return
-        how = "" if self._halted else self._changed(mon, tool)
+        halted = self._halted  # the run was ended on purpose: what is switched off then is ours
+        how = "" if halted else self._changed(mon, tool)
         self.tool = tool
         self.halt()
         self.tool = None
         register = mon.register_callback
-        for event in _CALLBACK_EVENTS:
-            register(tool, event, None)
+        for event, callback in zip(_CALLBACK_EVENTS, self._callbacks, strict=True):
+            found = register(tool, event, None)  # returns the one it replaces
+            if found is not callback and not how and not halted:
+                how = "sys.monitoring.register_callback"
         mon.free_tool_id(tool)
         if how:
             self.recorder.tracing_switched_off(how)
 
     def _changed(self, mon: Any, tool: int) -> str:
-        """How the program changed this run's events or callbacks ("" if it did not)."""
+        """How the program changed this run's events ("" if it did not)."""
         if mon.get_events(tool) != _GLOBAL_EVENTS:
             return "sys.monitoring.set_events"
         if any(mon.get_local_events(tool, code) != _LOCAL_EVENTS for code in self.recorder.codes):
             return "sys.monitoring.set_local_events"
-        register = mon.register_callback
-        for event, callback in zip(_CALLBACK_EVENTS, self._callbacks, strict=True):
-            found = register(tool, event, callback)  # returns the one it replaces
-            if found is not callback:
-                return "sys.monitoring.register_callback"
-        return ""
+        return ""  # the callbacks are checked as stop unregisters them
 
     def release(self) -> None:
         """After the run: let go of the callbacks (their closures refer to the recorder)."""

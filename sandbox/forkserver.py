@@ -45,6 +45,7 @@ import json
 import mmap
 import os
 import platform
+import re
 import resource
 import select
 import signal
@@ -62,7 +63,7 @@ FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the j
 # touches signals, threads or ctypes (and so could block that signal) gets its flusher at once.
 FLUSHER_AFTER_SECONDS = 0.005
 FLUSH_SIGNAL = signal.SIGRTMIN + 2
-EAGER_FLUSH_WORDS = ("signal", "ctypes", "thread", "import_module", "__import__", "exec", "eval", "compile")
+EAGER_FLUSH = r"\b(signal|ctypes|_?thread|threading|builtins|importlib|__import__)\b|(?<![.\w])(exec|eval|compile)\s*\("
 MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
 REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
 GRACE_SECONDS = 0.5  # after the wall limit, before init kills
@@ -983,7 +984,7 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
 
     signal.signal(FLUSH_SIGNAL, start_flusher)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {FLUSH_SIGNAL})  # one sent before now is delivered here
-    if any(word in program.source for word in EAGER_FLUSH_WORDS):
+    if re.search(EAGER_FLUSH, program.source):
         start_flusher()
     try:
         trace = recorder.run()  # ends in on_done, unless the program's objects get in the way

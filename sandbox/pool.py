@@ -74,28 +74,45 @@ class Sandbox:
         self.backend = open_backend(backend, image=image) if isinstance(backend, str) else backend
         self.workers = workers
         self.limits = limits or Limits()
-        self._idle: queue.LifoQueue[Worker] = queue.LifoQueue()
-        self._lock = threading.Lock()
-        self._count = 0
+        self._idle: list[Worker] = []  # warm workers, the last given back first
+        self._changed = threading.Condition()  # a worker was given back, or retired
+        self._count = 0  # workers started and not retired: never more than ``workers``
         self.python = ""
 
     # -- workers -------------------------------------------------------------------
     def _take(self) -> Worker:
+        """A warm worker, or a new one while fewer than ``workers`` run; else wait for one."""
+        with self._changed:
+            while not self._idle:
+                if self._count < self.workers:
+                    self._count += 1
+                    break
+                self._changed.wait()
+            else:
+                return self._idle.pop()
         try:
-            return self._idle.get_nowait()
-        except queue.Empty:
             worker = self.backend.start_worker()
-            self.python = worker.python
-            return worker
+        except BaseException:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify()
+            raise
+        self.python = worker.python
+        return worker
 
     def _give(self, worker: Worker) -> None:
-        self._idle.put(worker)
+        with self._changed:
+            self._idle.append(worker)
+            self._changed.notify()
 
     def _retire(self, worker: Worker) -> None:
         try:
             self.backend.stop_worker(worker)
         except Exception:  # noqa: BLE001 - it is going away anyway
             pass
+        with self._changed:
+            self._count -= 1
+            self._changed.notify()
 
     def describe(self) -> dict[str, str]:
         """Which backend, image (or interpreter) and Python version this sandbox uses."""
@@ -171,10 +188,10 @@ class Sandbox:
 
     def close(self) -> None:
         while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                break
+            with self._changed:
+                if not self._idle:
+                    break
+                worker = self._idle.pop()
             self._retire(worker)
         self.backend.close()
 

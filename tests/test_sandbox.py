@@ -234,3 +234,33 @@ def test_auto_says_how_to_get_a_sandbox(monkeypatch: pytest.MonkeyPatch) -> None
     assert (
         "build-image --offline" in message and "apt-get install bubblewrap" in message and "--sandbox none" in message
     )
+
+
+@pytest.mark.slow
+def test_workers_caps_the_servers_started_however_many_threads_run_jobs() -> None:
+    from sandbox.process_backend import ProcessBackend
+
+    from .sandbox_support import bwrap_problem
+
+    if bwrap_problem():
+        pytest.skip(bwrap_problem())
+
+    class Counting(ProcessBackend):  # the real backend, counting the servers it starts
+        started = 0
+
+        def start_worker(self):
+            Counting.started += 1
+            return super().start_worker()
+
+    results: list[str | None] = []
+    with Sandbox(Counting(), workers=1) as box:
+        threads = [
+            threading.Thread(target=lambda i=i: results.append(box.run(Job(DOUBLE, f"f({i})")).outcome.value))
+            for i in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert sorted(results) == ["0", "2", "4", "6"]
+    assert Counting.started == 1

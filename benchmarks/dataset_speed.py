@@ -32,8 +32,8 @@ from pathlib import Path
 
 from benchmarks.tracer_speed import Output, Target, find_data
 from sandbox import Job, Sandbox
-from training.dataset_build import BuildSettings, build
-from training.sources import open_source
+from training.data import open_source
+from training.data.build import BuildSettings, build
 
 MAX_OVERHEAD = 0.20
 

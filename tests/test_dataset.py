@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tracer import record
-from training.dataset_build import SETTINGS_FILE, split_of
-from training.dataset_stats import read_rows
-from training.sources import SourceProgram
-from training.trace_table import TraceBatch, row_trace
+from training.data.build import SETTINGS_FILE, split_of
+from training.data.sources import SourceProgram
+from training.data.stats import read_rows
+from training.data.table import TraceBatch, row_trace
 
 from .sandbox_support import open_sandbox
 
@@ -130,7 +130,7 @@ def test_trace_rows_round_trip_awkward_text() -> None:
 
 
 def test_the_locals_encoder_without_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.trace_table import _json_object_encoder
+    from training.data.table import _json_object_encoder
 
     monkeypatch.setitem(sys.modules, "orjson", None)  # import orjson now fails
     encode = _json_object_encoder()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import training.dataset_build as dataset_build
+import training.data.build as dataset_build
 from tracer import STATUSES, Outcome, record
-from training.dataset_build import (
+from training.data.build import (
     PARTS,
     REPORT_FILE,
     BuildReport,
@@ -24,10 +24,10 @@ from training.dataset_build import (
     merge,
     prepare,
 )
-from training.dataset_stats import find, stats
-from training.sources import Skip, SourceProgram
-from training.sources.jsonl import JsonlSource
-from training.trace_table import TraceBatch
+from training.data.sources import Skip, SourceProgram
+from training.data.sources.jsonl import JsonlSource
+from training.data.stats import find, stats
+from training.data.table import TraceBatch
 
 ROOT = Path(__file__).resolve().parents[1]
 SURROGATE = "\ud800"
@@ -199,7 +199,7 @@ def test_collecting_shows_progress_on_stderr_once_it_lasts(
     skipped_functions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("tree_sitter_python")
-    from training.sources.directory import DirectorySource
+    from training.data.sources.directory import DirectorySource
 
     settings = BuildSettings(sources=(f"dir={skipped_functions}",))
     build(tmp_path / "quick", [DirectorySource(skipped_functions)], settings, on_progress=never_traced)

@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("tree_sitter_python")
 pytest.importorskip("hypothesis")
 
-from training.sources.base import Skip, SourceProgram
-from training.sources.directory import DirectorySource, _strategy
-from training.sources.errors import SourceError
+from training.data.sources.base import Skip, SourceProgram
+from training.data.sources.directory import DirectorySource, _strategy
+from training.data.sources.errors import SourceError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -141,7 +141,7 @@ def test_inputs_do_not_depend_on_what_the_process_imported(tmp_path: Path) -> No
     here = [p.entry for p in DirectorySource(str(tmp_path), seed=5).programs() if isinstance(p, SourceProgram)]
     code = (
         "import json, sys\n"
-        "from training.sources.directory import DirectorySource\n"
+        "from training.data.sources.directory import DirectorySource\n"
         "print(json.dumps([p.entry for p in DirectorySource(sys.argv[1], seed=5).programs()]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "123"}

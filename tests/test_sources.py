@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from training.sources.base import Skip, SourceProgram
-from training.sources.cruxeval import CruxEvalSource
-from training.sources.errors import SourceError
-from training.sources.humaneval import HumanEvalSource
-from training.sources.jsonl import JsonlSource
+from training.data.sources.base import Skip, SourceProgram
+from training.data.sources.cruxeval import CruxEvalSource
+from training.data.sources.errors import SourceError
+from training.data.sources.humaneval import HumanEvalSource
+from training.data.sources.jsonl import JsonlSource
 
 CRUXEVAL = Path("/work/shared/data/cruxeval.jsonl")
 
@@ -366,7 +366,7 @@ def test_jsonl_records_no_program_text_can_hold_are_skipped(tmp_path: Path) -> N
 
 
 def test_a_huge_line_is_skipped_unread_and_the_next_lines_still_count(tmp_path: Path) -> None:
-    from training.sources.jsonl import MAX_LINE_BYTES
+    from training.data.sources.jsonl import MAX_LINE_BYTES
 
     path = tmp_path / "big.jsonl"
     good = json.dumps({"source": "def f():\n    return 1\n", "entry": "f()"}).encode()

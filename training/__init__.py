@@ -1,1 +1,1 @@
-"""training: trace datasets, tokenized examples, LoRA fine-tuning (dataset building so far)."""
+"""training: trace datasets (``training.data``); tokenized examples, model set-up and the trainer sit beside it."""

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 
 from tracer import Trace, render_cwm
 
-from .dataset_build import DATA, SETTINGS_FILE, SPLITS, DatasetError, part_files, read_report, why_empty
-from .trace_table import row_trace
+from .build import DATA, SETTINGS_FILE, SPLITS, DatasetError, part_files, read_report, why_empty
+from .table import row_trace
 
 
 def data_files(directory: str | os.PathLike[str]) -> list[Path]:

@@ -198,7 +198,7 @@ class HumanEvalSource:
     ``k`` counting the problem's distinct calls (skipped ones too, so ids do
     not move when skipping rules change). ``function`` is the problem's
     prompt plus solution, shared by all of its programs. A bad line or
-    field (as for :class:`~training.sources.jsonl.JsonlSource`) becomes a
+    field (as for :class:`~training.data.sources.jsonl.JsonlSource`) becomes a
     :class:`Skip`.
     """
 

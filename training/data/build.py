@@ -44,7 +44,7 @@ from tracer import STATUSES, Trace
 
 from .sources import ProgramSource, Skip, SourceProgram
 from .sources.base import program_problem
-from .trace_table import SCHEMA, TraceBatch
+from .table import SCHEMA, TraceBatch
 
 SPLITS = ("train", "validation", "test")
 STATE = ".cwm"
@@ -589,7 +589,7 @@ def dataset_card(
         "cwm tracer in its sandbox: every event (`call`, `line`,",
         "`return`, `exception`) with the full local state before each line, return",
         "values, exceptions and printed output, and how the run ended. Load it with",
-        '`datasets.load_dataset("parquet", data_dir=...)`; `training.trace_table.row_trace`',
+        '`datasets.load_dataset("parquet", data_dir=...)`; `training.data.row_trace`',
         "turns a row back into a `tracer.Trace` (then `tracer.render_cwm` gives the CWM text).",
         "",
         f"- traces: {total} ({', '.join(f'{s} {counts.get(s, 0)}' for s in SPLITS)})",

@@ -33,7 +33,7 @@ class CruxEvalSource:
     ``output``, ``id`` such as ``sample_0``) or, when it names no local file,
     a Hugging Face Hub dataset id loaded with ``datasets`` (its ``test``
     split). Ids are ``cruxeval/<sample id>``. A bad line (as for
-    :class:`~training.sources.jsonl.JsonlSource`) or a row missing a field, or
+    :class:`~training.data.sources.jsonl.JsonlSource`) or a row missing a field, or
     whose text holds a lone surrogate or a NUL byte, becomes a :class:`Skip`; a
     missing or unreadable file, or a Hub that cannot be reached, raises
     :class:`SourceError`.

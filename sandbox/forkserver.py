@@ -7,7 +7,7 @@ tracer once, then serves jobs read from stdin, one JSON object a line::
     {"id": "j1", "source": "...", "entry": "f(1)" | null,
      "limits": {"wall_seconds": 5, "cpu_seconds": 5, "memory_mb": 512,
                 "max_events": 10000, "max_output_bytes": 1000000,
-                "max_trace_bytes": 16000000}}
+                "max_trace_bytes": 16000000}}             (all of them: see sandbox.job.Limits)
 
 and answers each with exactly one line on stdout::
 
@@ -69,14 +69,8 @@ REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
 GRACE_SECONDS = 0.5  # after the wall limit, before init kills
 CLEANUP_SECONDS = 5.0  # at most, to make the sandbox clean after a job; past it the sandbox is retired
 BROKER_MARGIN = 30.0  # seconds past a job's wall limit before the broker gives up on init
-DEFAULT_LIMITS = {
-    "wall_seconds": 5.0,
-    "cpu_seconds": 5.0,
-    "memory_mb": 512,
-    "max_events": 10_000,
-    "max_output_bytes": 1_000_000,
-    "max_trace_bytes": 16_000_000,
-}
+# the limits every request carries (sandbox.job.Limits, the one definition of their defaults)
+LIMIT_NAMES = ("wall_seconds", "cpu_seconds", "memory_mb", "max_events", "max_output_bytes", "max_trace_bytes")
 STDERR_KEEP = 64_000  # bytes of raw fd-2 output kept (tracebacks of crashes)
 PR_SET_DUMPABLE = 4
 IPC_RMID = 0
@@ -591,7 +585,12 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _limits(job: dict[str, Any]) -> dict[str, Any]:
-    return {**DEFAULT_LIMITS, **(job.get("limits") or {})}
+    """The job's limits; a request without all of them is refused (the host always sends them)."""
+    limits = job.get("limits")
+    missing = [name for name in LIMIT_NAMES if not isinstance(limits, dict) or name not in limits]
+    if missing:
+        raise ValueError(f"the request lacks the limits {', '.join(missing)}")
+    return limits
 
 
 def _oom_kills() -> int:
@@ -795,8 +794,9 @@ def _child(memfd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
         os.dup2(err_w, 2)
         os.closerange(3, 1 << 16)  # the memfd too (the journal stays mapped): no fd leads to it
         os.chdir("/tmp")
-        _set_limits(_limits(job), nproc=nproc)
-        _run(job, _limits(job), journal)
+        limits = _limits(job)
+        _set_limits(limits, nproc=nproc)
+        _run(job, limits, journal)
     except BaseException:  # noqa: BLE001
         os._exit(70)
     os._exit(0)
@@ -946,7 +946,8 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
         end("timeout", f"stopped at the {what} limit{ended}")
 
     def done(trace: Any) -> None:
-        if trace.outcome.status == "raised" and (trace.outcome.value or "").startswith("MemoryError"):
+        raised = current["recorder"].raised_type
+        if trace.outcome.status == "raised" and raised is not None and issubclass(raised, MemoryError):
             trace.outcome.status = "memory_limit"
             trace.outcome.detail = "raised MemoryError at the address-space limit"
         sink.finish(trace)

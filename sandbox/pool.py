@@ -17,7 +17,7 @@ from tracer import Trace
 from .errors import SandboxUnavailable
 from .image import DEFAULT_IMAGE
 from .job import Job, Limits
-from .worker import Worker, WorkerDied, failed
+from .worker import Worker, WorkerDied, WorkerHung, failed
 
 BACKENDS = ("auto", "docker", "process", "none")
 
@@ -136,7 +136,7 @@ class Sandbox:
             trace = worker.run(job)
         except WorkerDied as exc:
             self._retire(worker)
-            hung = "did not answer" in str(exc)
+            hung = isinstance(exc, WorkerHung)
             return failed(job, "timeout" if hung else "crashed", f"the sandbox {'hung' if hung else 'died'}: {exc}")
         except Exception as exc:  # noqa: BLE001 - one result per job, whatever happens
             self._retire(worker)

@@ -29,6 +29,10 @@ class WorkerDied(Exception):
     """The fork server is gone or hung: the worker must be replaced."""
 
 
+class WorkerHung(WorkerDied):
+    """The fork server did not answer in time (rather than died)."""
+
+
 class Channel(Protocol):
     def send(self, data: bytes) -> None: ...
     def readline(self, timeout: float, limit: int = ...) -> bytes: ...
@@ -50,10 +54,10 @@ class LineChannel:
                 raise WorkerDied(f"the fork server sent more than {limit} bytes for one reply")
             left = deadline - time.monotonic()
             if left <= 0:
-                raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
+                raise WorkerHung(f"the fork server did not answer within {timeout:.0f}s")
             chunk = self._receive(left)
             if chunk is None:
-                raise WorkerDied(f"the fork server did not answer within {timeout:.0f}s")
+                raise WorkerHung(f"the fork server did not answer within {timeout:.0f}s")
             if not chunk:
                 raise WorkerDied("the fork server closed its output (it died)")
             self._lines += chunk

@@ -264,3 +264,13 @@ def test_workers_caps_the_servers_started_however_many_threads_run_jobs() -> Non
             thread.join(60)
     assert sorted(results) == ["0", "2", "4", "6"]
     assert Counting.started == 1
+
+
+def test_the_fork_server_knows_every_limit_the_host_sends() -> None:
+    from dataclasses import fields
+
+    from sandbox import forkserver
+
+    assert forkserver.LIMIT_NAMES == tuple(f.name for f in fields(Limits))
+    with pytest.raises(ValueError, match="lacks the limits"):
+        forkserver._limits({"id": "x", "limits": {"wall_seconds": 1}})

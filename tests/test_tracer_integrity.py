@@ -277,3 +277,16 @@ def test_monitoring_changed_by_the_program(how: str) -> None:
         )
     else:
         assert trace.outcome.detail.startswith("the program turned tracing off at line 5 (sys.monitoring.set_local")
+
+
+def test_the_output_cap_counts_bytes_not_characters() -> None:
+    """``max_output_bytes`` says bytes: 600,000 two-byte characters pass a 1 MB cap."""
+    from tracer import record
+
+    source = "def f():\n    print('é' * 600_000, end='')\n    return 1\n"
+    trace = record(source, "f()", max_output=1_000_000)
+    assert trace.outcome.status == "output_limit", trace.outcome
+    assert "1000000 bytes" in trace.outcome.detail
+    assert len(trace.outcome.stdout.encode()) <= 1_000_000 < len(trace.outcome.stdout.encode()) + 2
+    ascii_trace = record("def f():\n    print('e' * 600_000, end='')\n    return 1\n", "f()", max_output=1_000_000)
+    assert ascii_trace.outcome.status == "returned" and len(ascii_trace.outcome.stdout) == 600_000

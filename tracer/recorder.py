@@ -42,7 +42,7 @@ PROGRAM_FILENAME = "<program>"
 PYTHON_VERSION = platform.python_version()  # once: a forked child would redo its regex work
 ENTRY_FILENAME = "<entry>"
 DEFAULT_MAX_EVENTS = 10_000
-DEFAULT_MAX_OUTPUT = 1_000_000  # characters of stdout (and of stderr) kept
+DEFAULT_MAX_OUTPUT = 1_000_000  # bytes (UTF-8) of stdout, and of stderr, kept
 MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
 _IS_3_12 = sys.version_info[:2] == (3, 12)
@@ -148,15 +148,15 @@ class _Capture:
         if self._recorder is None:  # the run is over: see hand_back
             return self._after.write(s)
         n = len(s)
-        if n > self._limit - self.size:
-            s = s[: max(self._limit - self.size, 0)]
-            self._keep(s)
+        size = n if s.isascii() else utf8_size(s)  # the limit is in bytes, as its name says
+        if size > self._limit - self.size:
+            self._keep(cut_utf8(s, self._limit - self.size))
             self._recorder.stop(
-                "output_limit", f"{'stdout' if self._is_stdout else 'stderr'} passed {self._limit} characters"
+                "output_limit", f"{'stdout' if self._is_stdout else 'stderr'} passed {self._limit} bytes"
             )
         if n:
             self.parts.append(s)
-            self.size += n
+            self.size += size
             if self._is_stdout:
                 self._recorder.pending_out.append(s)
         return n
@@ -164,7 +164,7 @@ class _Capture:
     def _keep(self, s: str) -> None:
         if s:
             self.parts.append(s)
-            self.size += len(s)
+            self.size += utf8_size(s)
             if self._is_stdout:
                 self._recorder.pending_out.append(s)
 
@@ -249,6 +249,7 @@ class Recorder:
         self.backend_name = resolve_backend(backend)
         self.on_stop = on_stop
         self.on_done = on_done
+        self.raised_type: type[BaseException] | None = None  # what the program raised, if it did
         # a program whose source never names __hash__ defines no metaclass with one: the
         # renderer may hash the types of items (the fast way) without running program code
         self.renderer = Renderer(cap, hash_types="__hash__" not in program.source)
@@ -334,15 +335,16 @@ class Recorder:
                 if self.status is None:
                     self.status = "raised"
                     value = self.render_late(exc)
+                    self.raised_type = type(exc)
                     room = self.max_output - err.size
                     text = _program_traceback(exc, self.program.source, room)
-                    if len(text) > room:
-                        text = text[: max(room, 0)]
+                    if utf8_size(text) > room:
+                        text = cut_utf8(text, room)
                         self.detail = (self.detail + "; " if self.detail else "") + (
-                            f"the traceback was cut to fit max_output ({self.max_output} characters of stderr)"
+                            f"the traceback was cut to fit max_output ({self.max_output} bytes of stderr)"
                         )
                     err.parts.append(text)
-                    err.size += len(text)
+                    err.size += utf8_size(text)
             else:
                 if self.status is None:
                     self.status = "returned"
@@ -592,6 +594,20 @@ class Recorder:
             last = self.records[-1] if self.records else None
             return last is not None and last[0] == "exception" and last[4] == self.depth
         return True
+
+
+def utf8_size(s: str) -> int:
+    """The bytes ``s`` takes in UTF-8 (a lone surrogate counted as the 3 it takes escaped)."""
+    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+
+
+def cut_utf8(s: str, size: int) -> str:
+    """The longest start of ``s`` that fits in ``size`` bytes of UTF-8."""
+    if size <= 0:
+        return ""
+    if s.isascii():
+        return s[:size]
+    return s.encode("utf-8", "surrogatepass")[:size].decode("utf-8", "ignore")
 
 
 def resolve_backend(name: str) -> str:

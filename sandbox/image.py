@@ -35,15 +35,17 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import docker
-import docker.errors
-from docker import DockerClient
-from docker.utils import parse_repository_tag
+from typing import TYPE_CHECKING, Any
 
 from .errors import SandboxError, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+# docker-py is imported inside the functions that talk to the daemon, not here: `import sandbox`
+# (and `cwm --help`, `cwm trace --sandbox process`) must not pay for it (about 0.1 s)
 
 DEFAULT_IMAGE = "cwm-sandbox:3.13"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -78,6 +80,9 @@ def _quiet(_message: str) -> None:
 
 def docker_client(timeout: float = 60) -> DockerClient:
     """A docker-py client whose daemon answers, or ``SandboxUnavailable`` saying how to start one."""
+    import docker
+    import docker.errors
+
     where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         client = docker.from_env(timeout=int(timeout))
@@ -94,6 +99,8 @@ def docker_client(timeout: float = 60) -> DockerClient:
 
 def image_exists(client: DockerClient, tag: str) -> bool:
     """Whether the daemon has an image by this name (or id)."""
+    import docker.errors
+
     try:
         client.images.get(tag)
     except docker.errors.ImageNotFound:
@@ -103,6 +110,8 @@ def image_exists(client: DockerClient, tag: str) -> bool:
 
 def image_python_version(client: DockerClient, tag: str = DEFAULT_IMAGE) -> str:
     """The image's Python version (e.g. ``3.13.5``): its ``org.cwm.python`` label, else asked of the image."""
+    import docker.errors
+
     try:
         labels = client.images.get(tag).labels or {}
     except docker.errors.ImageNotFound:
@@ -115,6 +124,8 @@ def image_python_version(client: DockerClient, tag: str = DEFAULT_IMAGE) -> str:
 
 def python_version_in_container(client: DockerClient, tag: str = DEFAULT_IMAGE) -> str:
     """Runs ``python3`` in a throwaway container (no network, removed after) for its version."""
+    import docker.errors
+
     try:
         out = client.containers.run(
             tag,
@@ -156,6 +167,39 @@ def ensure_image(
     return existing
 
 
+@dataclass(frozen=True)
+class ImageReport:
+    """What :func:`build_image` found or made."""
+
+    tag: str
+    python: str  # the image's Python version, e.g. 3.13.5
+    built: bool  # False: the daemon already had the image and it was reused
+
+
+def build_image(
+    tag: str = DEFAULT_IMAGE,
+    *,
+    offline: bool = False,
+    force: bool = False,
+    mirror: str = DEFAULT_MIRROR,
+    progress: Progress | None = None,
+) -> ImageReport:
+    """The image ``tag``, built from the Dockerfile (``offline``: debootstrap) unless the daemon has it.
+
+    ``force`` rebuilds an image that exists. What ``cwm sandbox build-image``
+    runs; ``SandboxUnavailable`` when no daemon answers, ``SandboxError`` when
+    the build fails.
+    """
+    client = docker_client()
+    if image_exists(client, tag) and not force:
+        return ImageReport(tag, image_python_version(client, tag), built=False)
+    if offline:
+        build_offline(client, tag, mirror=mirror, progress=progress)
+    else:
+        build_from_dockerfile(client, tag, progress=progress)
+    return ImageReport(tag, image_python_version(client, tag), built=True)
+
+
 @contextlib.contextmanager
 def _build_lock(tag: str) -> Iterator[None]:
     """A host-wide lock per tag (best effort: without a lock file, no lock)."""
@@ -174,6 +218,8 @@ def _build_lock(tag: str) -> Iterator[None]:
 
 def build_from_dockerfile(client: DockerClient, tag: str = DEFAULT_IMAGE, *, progress: Progress | None = None) -> str:
     """Builds ``sandbox/Dockerfile`` (context: ``sandbox/``; pulls ``python:3.13-slim``) and returns the image id."""
+    import docker.errors
+
     say = progress or _quiet
     say(f"building {tag} from {DOCKERFILE}")
     image_id = ""
@@ -367,6 +413,8 @@ def _rootfs_python_version(rootfs: Path) -> str:
 
 
 def _check_tag_version(tag: str, version: str) -> None:
+    from docker.utils import parse_repository_tag
+
     _, tag_part = parse_repository_tag(tag)
     if tag_part and re.fullmatch(r"\d+\.\d+", tag_part) and not version.startswith(tag_part + "."):
         raise SandboxError(f"the image is tagged {tag} but its python3 is {version}: pick another suite or tag")
@@ -431,6 +479,9 @@ def _write_tar(rootfs: Path, tarball: Path) -> None:
 
 
 def _import(client: DockerClient, tarball: Path, tag: str, version: str) -> str:
+    import docker.errors
+    from docker.utils import parse_repository_tag
+
     repository, tag_part = parse_repository_tag(tag)
     changes = [f"ENV {name}={value}" for name, value in IMAGE_ENV.items()]
     changes += [
@@ -464,6 +515,8 @@ def _import(client: DockerClient, tarball: Path, tag: str, version: str) -> str:
 
 
 def _image_id(client: DockerClient, tag: str) -> str | None:
+    import docker.errors
+
     try:
         return str(client.images.get(tag).id)
     except docker.errors.ImageNotFound:
@@ -472,6 +525,8 @@ def _image_id(client: DockerClient, tag: str) -> str | None:
 
 def _remove_replaced(client: DockerClient, previous: str | None, current: str) -> None:
     """Removes the image a rebuild untagged, unless something still uses it."""
+    import docker.errors
+
     if previous is None or previous == current:
         return
     try:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .base import Skip, SourceProgram, text_problem
 from .errors import SourceError
 from .jsonl import check_file, read_records
+from .scopes import free_names, top_level_names
 from .syntax import parser as _parser
 from .syntax import text as _text
 from .syntax import walk as _walk
@@ -29,135 +30,7 @@ from .syntax import walk as _walk
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-_COMPREHENSIONS = frozenset(
-    {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
-)
-# Compound statements whose blocks still run at module level (their names are top-level names).
-_COMPOUND = frozenset(
-    {
-        "if_statement",
-        "elif_clause",
-        "else_clause",
-        "for_statement",
-        "while_statement",
-        "try_statement",
-        "except_clause",
-        "finally_clause",
-        "with_statement",
-        "with_clause",
-        "with_item",
-        "block",
-    }
-)
 _BUILTINS = frozenset(dir(builtins))
-
-
-def _target_names(node: Node) -> set[str]:
-    """Names an assignment target binds (``a``, ``a, *b``, ``[a, (b, c)]``; not ``a.x`` or ``a[i]``)."""
-    if node.type == "identifier":
-        return {_text(node)}
-    if node.type in ("attribute", "subscript"):
-        return set()
-    names: set[str] = set()
-    for child in node.named_children:
-        names |= _target_names(child)
-    return names
-
-
-def top_level_names(root: Node) -> set[str]:
-    """Names a module binds at its top level: defs, classes, imports, assignments, loop targets."""
-    names: set[str] = set()
-    for node in root.named_children:
-        kind = node.type
-        if kind == "decorated_definition":
-            node = node.child_by_field_name("definition") or node
-            kind = node.type
-        if kind in ("function_definition", "class_definition"):
-            name = node.child_by_field_name("name")
-            if name is not None:
-                names.add(_text(name))
-        elif kind == "import_statement":
-            for item in node.children_by_field_name("name"):
-                if item.type == "aliased_import":
-                    alias = item.child_by_field_name("alias")
-                    names.add(_text(alias) if alias is not None else "")
-                else:  # import a.b.c binds a
-                    names.add(_text(item).split(".")[0].strip())
-        elif kind == "import_from_statement":
-            for item in node.children_by_field_name("name"):
-                alias = item.child_by_field_name("alias") if item.type == "aliased_import" else None
-                names.add(_text(alias) if alias is not None else _text(item).split(".")[-1].strip())
-        elif kind == "expression_statement":
-            for child in node.named_children:
-                while child is not None and child.type in ("assignment", "augmented_assignment"):
-                    left = child.child_by_field_name("left")
-                    if left is not None:
-                        names |= _target_names(left)
-                    child = child.child_by_field_name("right")
-        elif kind in _COMPOUND:
-            if kind == "for_statement" and (left := node.child_by_field_name("left")) is not None:
-                names |= _target_names(left)
-            if kind == "with_item":
-                value = node.child_by_field_name("value")
-                if value is not None and value.type == "as_pattern":
-                    for target in value.children_by_field_name("alias"):
-                        names |= _target_names(target)
-            names |= top_level_names(node)
-    names.discard("")
-    return names
-
-
-def free_names(node: Node, bound: frozenset[str] = frozenset()) -> set[str]:
-    """Names an expression reads that it does not bind itself (lambda parameters, comprehension variables)."""
-    kind = node.type
-    if kind == "identifier":
-        name = _text(node)
-        return set() if name in bound else {name}
-    if kind == "keyword_argument":  # f(key=value): key is not a name that is read
-        value = node.child_by_field_name("value")
-        return free_names(value, bound) if value is not None else set()
-    if kind == "attribute":  # a.b reads a only
-        obj = node.child_by_field_name("object")
-        return free_names(obj, bound) if obj is not None else set()
-    if kind == "lambda":
-        params = node.child_by_field_name("parameters")
-        names: set[str] = set()
-        inner = set(bound)
-        for param in params.named_children if params is not None else []:
-            if param.type in ("default_parameter", "typed_default_parameter"):
-                value = param.child_by_field_name("value")
-                if value is not None:  # defaults are evaluated outside the lambda
-                    names |= free_names(value, bound)
-                name = param.child_by_field_name("name")
-                if name is not None:
-                    inner.add(_text(name))
-            else:
-                inner |= {_text(n) for n in _walk(param) if n.type == "identifier"}
-        body = node.child_by_field_name("body")
-        if body is not None:
-            names |= free_names(body, frozenset(inner))
-        return names
-    if kind in _COMPREHENSIONS:
-        inner = set(bound)
-        targets: list[Node] = []
-        for clause in node.named_children:
-            if clause.type == "for_in_clause" and (left := clause.child_by_field_name("left")) is not None:
-                inner |= _target_names(left)
-                targets.append(left)
-        inner_bound = frozenset(inner)
-        names = set()
-        for child in node.named_children:
-            if child.type == "for_in_clause":
-                for part in child.named_children:
-                    if not any(part == t for t in targets):
-                        names |= free_names(part, inner_bound)
-            else:
-                names |= free_names(child, inner_bound)
-        return names
-    names = set()
-    for child in node.named_children:
-        names |= free_names(child, bound)
-    return names
 
 
 def candidate_calls(test: str) -> list[Node]:

@@ -22,7 +22,7 @@ pytest.importorskip("hypothesis")
 
 from training.data.sources.base import Skip, SourceProgram
 from training.data.sources.directory import DirectorySource
-from training.data.sources.directory.hints import annotation_strategy as _strategy
+from training.data.sources.directory.hints import value_generator as _strategy
 from training.data.sources.errors import SourceError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ Tree-sitter finds each file's top-level functions. A program is one function
 plus the same file's top-level definitions, constants and imports it needs
 (transitively, in file order); its inputs come from the function's doctest
 examples and, where every parameter has a simple annotation (``int``,
-``list[str]``, ``dict[str, int] | None``, ...), from Hypothesis strategies drawn
+``list[str]``, ``dict[str, int] | None``, ...), from values drawn
 under a fixed seed. Functions that touch the outside world (``os``, ``sys``,
 ``random``, ``time``, ``open()``, ``input()``, ``global`` statements, ...) are
 skipped with a countable reason, as are unreadable, non-UTF-8 and unparsable

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
+from random import Random
 from typing import TYPE_CHECKING, Any
 
 from ..syntax import text as _text
-from .hints import annotation_strategy
+from .hints import Generator, value_generator
 
 if TYPE_CHECKING:
-    from hypothesis.strategies import SearchStrategy
     from tree_sitter import Node
+
+
+DRAWS_PER_CALL = 4  # draws tried per call wanted: a bool parameter has only two distinct calls
 
 
 @dataclass(frozen=True)
@@ -83,72 +84,28 @@ def _round_trips(text: str, value: Any) -> bool:
         return False
 
 
-@contextmanager
-def _without_local_constants() -> Iterator[None]:
-    """Hypothesis sometimes draws constants found in the *local* modules it sees in
-    ``sys.modules``, so what it draws would depend on what the process has imported
-    (the CLI, a test run). Hide them, so a seed alone decides the arguments."""
-    try:
-        from hypothesis.internal.conjecture import providers
-
-        original = providers._get_local_constants
-        empty = providers.Constants()
-        cache = providers.CONSTANTS_CACHE.cache
-    except (ImportError, AttributeError):  # pragma: no cover - another Hypothesis version
-        yield
-        return
-    providers._get_local_constants = lambda: empty
-    cache.clear()
-    try:
-        yield
-    finally:
-        providers._get_local_constants = original
-        cache.clear()
-
-
-def _draw(strategies: list[SearchStrategy[Any]], count: int, seed: int) -> list[tuple[Any, ...]]:
-    """``count`` argument tuples, the same ones for the same seed."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as with_seed
-    from hypothesis import strategies as st
-
-    drawn: list[tuple[Any, ...]] = []
-
-    @with_seed(seed)
-    @settings(
-        max_examples=count,
-        database=None,
-        derandomize=True,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-        report_multiple_bugs=False,
-    )
-    @given(st.tuples(*strategies))
-    def collect(args: tuple[Any, ...]) -> None:
-        drawn.append(args)
-
-    try:
-        with _without_local_constants():
-            collect()
-    except Exception:  # noqa: BLE001 - a strategy Hypothesis cannot run gives no inputs, never a crash
-        return []
-    return drawn[:count]
+def _draw(generators: list[Generator], count: int, seed: int) -> list[tuple[Any, ...]]:
+    """Up to ``count`` distinct argument tuples (by rendering), the same ones for the same seed."""
+    rng = Random(seed)
+    drawn: dict[str, tuple[Any, ...]] = {}
+    for _ in range(count * DRAWS_PER_CALL):
+        if len(drawn) == count:
+            break
+        values = tuple(generate(rng) for generate in generators)
+        drawn.setdefault(_render(values), values)
+    return list(drawn.values())
 
 
 def generated_calls(name: str, params: list[Param], count: int, seed: int) -> list[str]:
-    """Calls of ``name`` with Hypothesis-drawn arguments; [] unless every required parameter is simple."""
-    chosen: list[tuple[Param, SearchStrategy[Any]]] = []
+    """Calls of ``name`` with arguments drawn under ``seed``; [] unless every required parameter is simple."""
+    chosen: list[tuple[Param, Generator]] = []
     for param in params:
-        strategy = (
-            annotation_strategy(param.annotation) if param.annotation is not None and param.kind != "star" else None
-        )
-        if strategy is None:
+        generator = value_generator(param.annotation) if param.annotation is not None and param.kind != "star" else None
+        if generator is None:
             if not param.has_default:
                 return []
             continue
-        chosen.append((param, strategy))
+        chosen.append((param, generator))
     if count <= 0:
         return []
     if not chosen:

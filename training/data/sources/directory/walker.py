@@ -40,7 +40,7 @@ def _python_files(root: Path) -> list[Path]:
 class DirectorySource:
     """Top-level functions of the .py files under ``path`` (or of one .py file), with inputs.
 
-    Each function gives up to ``examples_per_function`` Hypothesis-drawn calls
+    Each function gives up to ``examples_per_function`` calls with drawn arguments
     (when its parameters have simple annotations) plus every single-line
     doctest call of it; ``seed`` fixes the drawn arguments. ``max_files`` caps
     how many files (in sorted order) are read. ``files_scanned`` and

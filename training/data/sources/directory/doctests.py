@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import doctest
 import warnings
 from typing import TYPE_CHECKING
 
@@ -34,17 +35,21 @@ def docstring_of(function: Node) -> str | None:
 
 
 def doctest_calls(docstring: str, name: str, module: str) -> list[str]:
-    """Single-line ``>>> name(...)`` examples, as written (``>>> module.name(...)``: without ``module.``)."""
-    lines = docstring.splitlines()
+    """Single-line ``>>> name(...)`` examples, as written (``>>> module.name(...)``: without ``module.``).
+
+    The examples are found by the standard library's :class:`doctest.DocTestParser`;
+    a docstring it refuses (inconsistent indentation, ``>>>`` without a blank
+    after it) gives none.
+    """
+    try:
+        examples = doctest.DocTestParser().get_examples(docstring)
+    except ValueError:
+        return []
     calls = []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped.startswith(">>> "):
-            continue
-        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        if following.startswith("..."):
+    for example in examples:
+        expression = example.source.strip()
+        if "\n" in expression:
             continue  # a multi-line example
-        expression = stripped[4:].strip()
         if expression.startswith(f"{module}.{name}("):
             expression = expression[len(module) + 1 :]
         if _is_call_of(expression, name):
@@ -53,16 +58,14 @@ def doctest_calls(docstring: str, name: str, module: str) -> list[str]:
 
 
 def _is_call_of(expression: str, name: str) -> bool:
-    tree = _parser().parse(expression.encode())
-    root = tree.root_node
-    if root.has_error or len(root.named_children) != 1:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError):
         return False
-    statement = root.named_children[0]
-    if statement.type != "expression_statement" or len(statement.named_children) != 1:
+    call = tree.body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == name):
         return False
-    call = statement.named_children[0]
-    function = call.child_by_field_name("function") if call.type == "call" else None
-    return function is not None and function.type == "identifier" and _text(function) == name
+    return ast.get_source_segment(expression, call) == expression  # nothing around it: no comment, no parentheses
 
 
 def expression_free_names(expression: str) -> set[str]:

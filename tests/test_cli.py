@@ -150,6 +150,28 @@ def test_import_cwm_and_trace_do_not_import_torch(prog: Path) -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [None, ["--help"], ["trace", "--help"], ["sandbox", "build-image", "--help"], ["dataset", "build", "--help"]],
+    ids=["build_parser", "--help", "trace --help", "sandbox build-image --help", "dataset build --help"],
+)
+def test_parser_and_help_import_no_docker_nor_data_libraries(args: list[str] | None) -> None:
+    """`cwm --help` and the parser stay light: docker-py, rich, pyarrow come with the commands that use them."""
+    run = "cwm.cli.build_parser()" if args is None else f"cwm.cli.main({args!r})"
+    code = (
+        "import sys, cwm.cli\n"
+        "try:\n"
+        f"    {run}\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = ('docker', 'rich', 'pyarrow', 'datasets', 'torch', 'transformers')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("cwm")
     if not exe.exists():
@@ -164,7 +186,7 @@ def test_build_progress_without_a_terminal_prints_plain_lines_with_counts() -> N
     from collections import Counter
 
     from cwm.progress import BuildProgress
-    from training.dataset_build import BuildReport
+    from training.data.build import BuildReport
 
     stream = io.StringIO()  # not a terminal
     progress = BuildProgress(stream=stream, every=0)

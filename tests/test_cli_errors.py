@@ -115,7 +115,7 @@ def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
 
 
 def test_a_file_over_the_trace_cap_is_refused(tmp_path: Path) -> None:
-    from cwm.cli import MAX_SOURCE_BYTES
+    from cwm.commands.trace import MAX_SOURCE_BYTES
 
     huge = tmp_path / "huge.py"
     with huge.open("wb") as f:
@@ -186,7 +186,8 @@ def test_a_job_the_sandbox_ran_but_could_not_report_is_exit_1_not_4(tmp_path: Pa
     ``sandbox_error`` (here: the tracer backend asked for is one the sandbox's Python
     lacks, sent past the command line's own check) is exit 1, with the trace written
     and one line on stderr."""
-    from cwm.cli import EXIT_RAISED, finish_trace
+    from cwm.cli import EXIT_RAISED
+    from cwm.commands.trace import finish_trace
     from sandbox import Job, Sandbox
     from sandbox.process_backend import system_python
 

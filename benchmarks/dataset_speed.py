@@ -10,7 +10,7 @@ same number of sandboxes:
     the sandbox alone: a fresh :class:`sandbox.Sandbox` (started inside the
     timer, as a build starts one) runs ``map()`` over the programs' jobs;
 ``build``
-    the whole pipeline: :func:`training.dataset_build.build` from the sources
+    the whole pipeline: :func:`training.data.build.build` from the sources
     to a finished dataset (reading the sources, splits, de-duplication,
     Parquet parts, the split files and the card) in a new directory.
 

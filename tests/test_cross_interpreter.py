@@ -34,6 +34,8 @@ import pytest
 
 from tracer import load_schema, record
 
+from .shared_data import CRUXEVAL
+
 try:
     from tests import programs as catalogue
 except ImportError:  # tests/ is not a package: pytest put it on sys.path
@@ -44,7 +46,7 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CROSS_CHECK = HERE / "cross_check.py"
-CRUXEVAL = Path(os.environ.get("CWM_CRUXEVAL", "/work/shared/data/cruxeval.jsonl"))
+
 PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 PYENV_PINNED = {10: "3.10.13", 12: "3.12.1", 13: "3.13.0"}
 TIMEOUT = 300

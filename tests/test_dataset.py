@@ -22,9 +22,9 @@ from training.data.stats import read_rows
 from training.data.table import TraceBatch, row_trace
 
 from .sandbox_support import open_sandbox
+from .shared_data import CRUXEVAL
 
 ROOT = Path(__file__).resolve().parents[1]
-CRUXEVAL = ROOT.parent / "shared" / "data" / "cruxeval.jsonl"
 
 
 @pytest.fixture(scope="module")

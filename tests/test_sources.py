@@ -15,7 +15,7 @@ from training.data.sources.errors import SourceError
 from training.data.sources.humaneval import HumanEvalSource
 from training.data.sources.jsonl import JsonlSource
 
-CRUXEVAL = Path("/work/shared/data/cruxeval.jsonl")
+from .shared_data import CRUXEVAL
 
 
 def split(items: list[SourceProgram | Skip]) -> tuple[list[SourceProgram], list[Skip]]:

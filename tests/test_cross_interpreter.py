@@ -41,7 +41,9 @@ try:
 except ImportError:  # tests/ is not a package: pytest put it on sys.path
     import programs as catalogue
 
-pytestmark = pytest.mark.slow
+# The fast suite runs what production runs: the catalogue under the sandbox's Python (3.13)
+# with its backend (monitoring), and the backends' agreement there; the rest is slow.
+SANDBOX_LIKE = (3, 13)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -165,7 +167,14 @@ def _agreement_cases() -> list[tuple[Any, ...]]:
 # -- the catalogue elsewhere --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("label", "path", "version", "name", "backend"),
-    [pytest.param(*case, id="-".join([case[0], case[3], case[4]])) for case in _catalogue_cases()]
+    [
+        pytest.param(
+            *case,
+            id="-".join([case[0], case[3], case[4]]),
+            marks=[] if case[2] == SANDBOX_LIKE and case[4] == "monitoring" else [pytest.mark.slow],
+        )
+        for case in _catalogue_cases()
+    ]
     or [pytest.param(None, None, None, None, None, marks=pytest.mark.skip(reason="no other interpreter found"))],
 )
 def test_catalogue_under_interpreter(
@@ -184,7 +193,12 @@ def test_catalogue_under_interpreter(
 
 @pytest.mark.parametrize(
     ("label", "path", "version", "name"),
-    [pytest.param(*case, id="-".join([case[0], case[3]])) for case in _agreement_cases()]
+    [
+        pytest.param(
+            *case, id="-".join([case[0], case[3]]), marks=[] if case[2] == SANDBOX_LIKE else [pytest.mark.slow]
+        )
+        for case in _agreement_cases()
+    ]
     or [pytest.param(None, None, None, None, marks=pytest.mark.skip(reason="no interpreter with sys.monitoring"))],
 )
 def test_catalogue_backends_agree(
@@ -200,6 +214,7 @@ def test_catalogue_backends_agree(
 
 
 # -- CRUXEval elsewhere ------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("label", "path"),
     [pytest.param(label, path, id=label) for label, path, version in interpreters() if version >= (3, 12)]
@@ -216,6 +231,7 @@ def test_cruxeval_backends_agree(label: str, path: str) -> None:
 
 
 # -- CRUXEval on the host ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cruxeval_traces_are_valid_and_faithful() -> None:
     """Every CRUXEval trace (default backend) fits the schema and returns the expected output."""
     rows = cruxeval_rows()

@@ -21,13 +21,15 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from sandbox.pool import BACKENDS as SANDBOX_BACKENDS
+
 from .api import check_timeout, run_checked
 
 if TYPE_CHECKING:
     from sandbox.job import Job
     from tracer import Trace
 
-SANDBOXES = ("auto", "docker", "process", "none")
+SANDBOXES = SANDBOX_BACKENDS  # the --sandbox choices: sandbox.BACKENDS
 
 # Exit codes (those of `cwm trace` are also listed in its --help).
 EXIT_RETURNED = 0

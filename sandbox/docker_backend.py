@@ -20,18 +20,14 @@ import struct
 import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from .errors import SandboxUnavailable
-from .image import DEFAULT_IMAGE, docker_client, image_exists
+from .image import DEFAULT_IMAGE, FORKSERVER, MOUNT_DIR, TRACER_DIR, docker_client, image_exists
 from .worker import START_TIMEOUT, FdChannel, LineChannel, Worker, WorkerDied
 
-HERE = Path(__file__).resolve().parent
-TRACER_DIR = HERE.parent / "tracer"
-FORKSERVER = HERE / "forkserver.py"
 POOL_LABEL = "org.cwm.pool"
-CHANNEL_MOUNT = "/opt/cwm/channel"  # where a container finds the socket to the host, once
+CHANNEL_MOUNT = f"{MOUNT_DIR}/channel"  # where a container finds the socket to the host, once
 RAW_LIMIT = 1 << 30  # bytes of one undecoded attach frame (the reply's own cap is the worker's)
 
 
@@ -146,7 +142,7 @@ class DockerBackend:
 
     def container_options(self) -> dict[str, Any]:
         return {
-            "command": ["python3", "-u", "/opt/cwm/forkserver.py"],
+            "command": ["python3", "-u", f"{MOUNT_DIR}/forkserver.py"],
             "stdin_open": True,
             "tty": False,
             "network_disabled": True,
@@ -163,10 +159,10 @@ class DockerBackend:
             "user": "65534:65534",
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
-            "environment": {"PYTHONHASHSEED": "0", "PYTHONPATH": "/opt/cwm", "PYTHONDONTWRITEBYTECODE": "1"},
+            "environment": {"PYTHONHASHSEED": "0", "PYTHONPATH": MOUNT_DIR, "PYTHONDONTWRITEBYTECODE": "1"},
             "volumes": {
-                str(TRACER_DIR): {"bind": "/opt/cwm/tracer", "mode": "ro"},
-                str(FORKSERVER): {"bind": "/opt/cwm/forkserver.py", "mode": "ro"},
+                str(TRACER_DIR): {"bind": f"{MOUNT_DIR}/tracer", "mode": "ro"},
+                str(FORKSERVER): {"bind": f"{MOUNT_DIR}/forkserver.py", "mode": "ro"},
             },
             "working_dir": "/tmp",
             "labels": {POOL_LABEL: self.session},

@@ -52,6 +52,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SUITE = "trixie"  # Debian 13: python3 is 3.13
 SANDBOX_DIR = Path(__file__).resolve().parent
 DOCKERFILE = SANDBOX_DIR / "Dockerfile"
+# what every sandbox mounts read-only, and where: the tracer package and the fork server
+TRACER_DIR = SANDBOX_DIR.parent / "tracer"
+FORKSERVER = SANDBOX_DIR / "forkserver.py"
+MOUNT_DIR = "/opt/cwm"  # on PYTHONPATH in the sandbox: MOUNT_DIR/tracer, MOUNT_DIR/forkserver.py
 
 LABEL_SANDBOX = "org.cwm.sandbox"
 LABEL_PYTHON = "org.cwm.python"

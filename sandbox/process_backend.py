@@ -20,11 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import SandboxUnavailable
+from .image import FORKSERVER, MOUNT_DIR, TRACER_DIR
 from .worker import FdChannel, Worker, WorkerDied
 
-HERE = Path(__file__).resolve().parent
-TRACER_DIR = HERE.parent / "tracer"
-FORKSERVER = HERE / "forkserver.py"
 NOBODY = 65534
 SCRATCH_BYTES = 64 << 20  # the size of /tmp (the docker backend's scratch_mb)
 SHM_BYTES = 8 << 20  # the size of /dev/shm (the docker backend's shm_size)
@@ -81,10 +79,10 @@ class ProcessBackend:
             "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
             "--mqueue", "/dev/mqueue",  # its own, emptied after each job
             "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
-            "--dir", "/opt/cwm",
-            "--ro-bind", str(TRACER_DIR), "/opt/cwm/tracer",
-            "--ro-bind", str(FORKSERVER), "/opt/cwm/forkserver.py",
-            "--setenv", "PYTHONPATH", "/opt/cwm",
+            "--dir", MOUNT_DIR,
+            "--ro-bind", str(TRACER_DIR), f"{MOUNT_DIR}/tracer",
+            "--ro-bind", str(FORKSERVER), f"{MOUNT_DIR}/forkserver.py",
+            "--setenv", "PYTHONPATH", MOUNT_DIR,
             "--setenv", "PYTHONHASHSEED", "0",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             "--chdir", "/tmp",
@@ -101,7 +99,7 @@ class ProcessBackend:
         if not self.python.startswith("/usr/"):
             prefix = str(Path(self.python).resolve().parents[1])
             args += ["--ro-bind", prefix, prefix]
-        return [*args, *tail, self.python, "-u", "/opt/cwm/forkserver.py"]
+        return [*args, *tail, self.python, "-u", f"{MOUNT_DIR}/forkserver.py"]
 
     def start_worker(self) -> Worker:
         if self.closed:

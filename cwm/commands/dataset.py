@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sandbox.job import Limits
 from tracer import DEFAULT_MAX_EVENTS
 
 from ..api import TIMEOUT_RANGE
@@ -78,9 +79,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--timeout",
         type=timeout_seconds,
-        default=5.0,
+        default=Limits.wall_seconds,
         metavar="SECONDS",
-        help=f"wall clock per program, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} (default: 5)",
+        help=f"wall clock per program, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} (default: {Limits.wall_seconds:g})",
     )
     build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources)")
     build.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where programs run (default: auto)")

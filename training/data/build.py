@@ -64,9 +64,9 @@ class BuildSettings:
     """What decides a dataset's content: a rerun must use the same."""
 
     sources: tuple[str, ...]
-    max_events: int = 10_000
-    wall_seconds: float = 5.0
-    memory_mb: int = 512
+    max_events: int = Limits.max_events  # the sandbox's defaults, defined there once
+    wall_seconds: float = Limits.wall_seconds
+    memory_mb: int = Limits.memory_mb
     seed: int = 0
     shard: tuple[int, int] = (0, 1)
     split_percent: tuple[int, int, int] = (80, 10, 10)

@@ -768,14 +768,10 @@ def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, 
         status, detail = "sandbox_error", f"the job's process vanished ({how})"
     if events:
         detail += f"; the {events} events recorded before are kept"
-    return {
-        "status": status,
-        "stdout": "",
-        "stderr": stderr_tail.decode("utf-8", "replace"),
-        "events": events,
-        "seconds": round(seconds, 6),
-        "detail": detail,
-    }
+    from tracer import Outcome  # the contract's own shape (imported once, before any job)
+
+    outcome = Outcome(status, None, "", stderr_tail.decode("utf-8", "replace"), events, round(seconds, 6), detail)
+    return _compact(outcome.__dict__)
 
 
 # -- the job's process ------------------------------------------------------------------

@@ -290,3 +290,24 @@ def test_the_output_cap_counts_bytes_not_characters() -> None:
     assert len(trace.outcome.stdout.encode()) <= 1_000_000 < len(trace.outcome.stdout.encode()) + 2
     ascii_trace = record("def f():\n    print('e' * 600_000, end='')\n    return 1\n", "f()", max_output=1_000_000)
     assert ascii_trace.outcome.status == "returned" and len(ascii_trace.outcome.stdout) == 600_000
+
+
+def test_a_stop_under_an_outer_tracer_records_nothing_after_it() -> None:
+    """A debugger or coverage is tracing too: a run stopped at a limit ends there."""
+    import sys
+
+    from tracer import record
+
+    source = "def f(n):\n    total = 0\n    for i in range(n):\n        print('x' * 50)\n    return total\n"
+    alone = record(source, "f(100)", max_output=120, backend="settrace")
+
+    def outer(frame, event, arg):
+        return None
+
+    sys.settrace(outer)
+    try:
+        under = record(source, "f(100)", max_output=120, backend="settrace")
+    finally:
+        sys.settrace(None)
+    assert under.outcome.status == alone.outcome.status == "output_limit"
+    assert [(e.kind, e.line) for e in under.events] == [(e.kind, e.line) for e in alone.events]

@@ -131,9 +131,21 @@ class SettraceBackend:
         sys.settrace(global_trace)
 
     def halt(self) -> None:
-        """End tracing now: the recorder is stopping the run at a limit."""
+        """End tracing now: the recorder is stopping the run at a limit.
+
+        With an outer tracer to restore (a debugger, coverage), tracing stays on in
+        this thread, and the frames already traced would still report to their
+        ``f_trace`` as the stop unwinds them: it is taken off them here.
+        """
         self._halted = True
         sys.settrace(self._saved)
+        if self._saved is not None:
+            codes = self.recorder.codes
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None:
+                if frame.f_code in codes:
+                    frame.f_trace = None
+                frame = frame.f_back
 
     def stop(self) -> None:
         if not self._halted and sys.gettrace() is not self._hook:

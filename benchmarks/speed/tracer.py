@@ -1,6 +1,6 @@
 """How fast is cwm's tracer? A benchmark command, not a timed test.
 
-    python -m benchmarks.tracer_speed [--data cruxeval.jsonl] [--repeat 5] [--limit N]
+    python -m benchmarks.speed.tracer [--data cruxeval.jsonl] [--repeat 5] [--limit N]
                                       [--json figures.json] [--check]
 
 It traces every CRUXEval sample (the program ``code`` and the entry
@@ -81,11 +81,12 @@ generations are collected, timed, and that time is added to the run's end to
 end time (see ``charge_garbage``); otherwise it would fall on whichever runner
 happens to run when the collector next does.
 
-It runs on any interpreter that can import ``tracer``: without ``rich`` it
-prints plain tables, without PySnooper it skips that column and its target,
-for instance ``PYTHONPATH=. python3.13 -m benchmarks.tracer_speed``.
-The exit status is 0 unless ``--check`` is given and a target fails (1), or
-the samples cannot be read (2). The loop-heavy naive and PySnooper runs take
+The samples come through ``training``'s CRUXEval source (see
+``benchmarks.speed.common``), so it runs on any interpreter that can import
+``tracer`` and ``training.data`` (pyarrow among its needs): without ``rich``
+it prints plain tables, without PySnooper it skips that column and its
+target. The exit status is 0 unless ``--check`` is given and a target fails
+(1), or the samples cannot be read (2). The loop-heavy naive and PySnooper runs take
 minutes: ``--skip-loop`` or a smaller ``--loop-iterations`` for a quick look.
 """
 
@@ -94,8 +95,6 @@ from __future__ import annotations
 import argparse
 import gc
 import io
-import json
-import os
 import platform
 import statistics
 import sys
@@ -103,18 +102,28 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import CodeType
 from typing import Any
 
+from benchmarks.speed.common import (
+    Output,
+    Sample,
+    Target,
+    add_data_option,
+    add_limit_option,
+    add_report_options,
+    at_least,
+    exit_status,
+    fmt,
+    least,
+    outcomes,
+    ratio,
+    samples_or_exit,
+    stderr_log,
+    write_json,
+)
 from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS, available_backends, record, resolve_backend
 
-REPO = Path(__file__).resolve().parent.parent
-DATA_ENV = "CWM_CRUXEVAL"
-DATA_CANDIDATES = (
-    REPO / "shared" / "data" / "cruxeval.jsonl",
-    REPO.parent / "shared" / "data" / "cruxeval.jsonl",
-)
 NAIVE_FILENAME = "<naive-program>"
 PLAIN_FILENAME = "<untraced-program>"
 ENTRY_FILENAME = "<entry>"
@@ -135,14 +144,6 @@ def f():
         total += i
     return total
 """
-
-
-@dataclass
-class Sample:
-    id: str
-    code: str
-    entry: str
-    expected: str | None = None
 
 
 @dataclass
@@ -373,19 +374,69 @@ def measure_cwm(backend: str, max_events: int = DEFAULT_MAX_EVENTS) -> Measure:
 # -- running -------------------------------------------------------------------
 
 
-def load_samples(path: Path, limit: int | None) -> list[Sample]:
-    samples = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            samples.append(
-                Sample(str(row.get("id", f"sample_{number}")), row["code"], f"f({row['input']})", row.get("output"))
-            )
-            if limit is not None and len(samples) >= limit:
-                break
-    return samples
+@dataclass
+class Runners:
+    """Every runner of the CRUXEval run, by role; ``all`` in the order of the tables."""
+
+    untraced: Runner
+    setup: Runner
+    naive: Runner
+    snooper: Runner | None
+    cwms: list[Runner]
+
+    @property
+    def all(self) -> list[Runner]:
+        return [self.untraced, self.setup, self.naive, *([self.snooper] if self.snooper else []), *self.cwms]
+
+
+def import_pysnooper(args: argparse.Namespace, notes: list[str]) -> Any:
+    """The pysnooper module, or None (and a note) when it is left out or cannot be imported."""
+    if args.no_pysnooper:
+        notes.append("PySnooper left out (--no-pysnooper)")
+        return None
+    try:
+        import pysnooper
+    except ImportError:
+        notes.append("PySnooper is not importable on this interpreter: its figures and targets are skipped")
+        return None
+    return pysnooper
+
+
+def make_runners(backends: Sequence[str], pysnooper: Any, cap: int) -> Runners:
+    return Runners(
+        untraced=Runner("untraced", measure_untraced({})),
+        setup=Runner("untraced+setup", measure_untraced_setup),
+        naive=Runner("naive", measure_naive(DEFAULT_MAX_EVENTS, cap)),
+        snooper=Runner("pysnooper", measure_pysnooper(pysnooper, cap)) if pysnooper is not None else None,
+        cwms=[Runner(f"cwm[{b}]", measure_cwm(b)) for b in backends],
+    )
+
+
+def warm_up(runners: Sequence[Runner], samples: Sequence[Sample]) -> None:
+    """Run the first samples once under each runner (imports, caches), then freeze what exists.
+
+    Freezing keeps the collections that follow cheap: they do not walk the
+    benchmark's own long-lived objects.
+    """
+    for sample in samples[:20]:
+        for runner in runners:
+            runner.measure(sample)
+    gc.collect()
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+
+
+def sample_progress(args: argparse.Namespace, total: int) -> Callable[[int], None] | None:
+    """A progress line on stderr every tenth of the samples, when stderr is a terminal."""
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    step = max(1, total // 10)
+
+    def progress(done: int) -> None:
+        if done % step == 0 or done == total:
+            print(f"  CRUXEval: {done}/{total} samples", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def run_all(
@@ -401,8 +452,8 @@ def run_all(
                 run = charge_garbage(runners[k].measure(sample))
                 if r == 0:
                     runners[k].runs.append(run)
-                best[k] = _least(best[k], run.total_ns)
-                best_run[k] = _least(best_run[k], run.run_ns)
+                best[k] = least(best[k], run.total_ns)
+                best_run[k] = least(best_run[k], run.run_ns)
         for k, runner in enumerate(runners):
             runner.best.append(best[k] or 0)
             runner.best_run.append(best_run[k] or 0)
@@ -435,117 +486,7 @@ def charge_garbage(run: Run) -> Run:
     return run
 
 
-def _least(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def samples_or_exit(parser: argparse.ArgumentParser, given: str | None, limit: int | None) -> tuple[Path, list[Sample]]:
-    """The CRUXEval samples for a benchmark command, or exit 2 saying what is wrong."""
-    data = find_data(given)
-    if data is None or not data.is_file():
-        where = str(data) if data is not None else " or ".join(str(c) for c in DATA_CANDIDATES)
-        parser.exit(
-            2,
-            f"error: the CRUXEval samples are not at {where}.\n"
-            f"Pass --data PATH (or set ${DATA_ENV}) to a JSON-lines file with code and input fields.\n",
-        )
-    try:
-        samples = load_samples(data, limit)
-    except (OSError, ValueError, KeyError) as exc:
-        parser.exit(2, f"error: cannot read the samples in {data}: {type(exc).__name__}: {exc}\n")
-    if not samples:
-        parser.exit(2, f"error: no samples in {data}\n")
-    return data, samples
-
-
-def find_data(given: str | None) -> Path | None:
-    if given:
-        return Path(given)
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
-    for candidate in DATA_CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-# -- reporting -----------------------------------------------------------------
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b > 0 else None
-
-
-def _fmt(x: float | None, digits: int = 2, suffix: str = "") -> str:
-    return "-" if x is None else f"{x:,.{digits}f}{suffix}"
-
-
-class Output:
-    """Tables through rich when it is importable, else plain text."""
-
-    def __init__(self, plain: bool) -> None:
-        self.console: Any = None
-        if not plain:
-            try:
-                from rich.console import Console
-            except ImportError:
-                pass
-            else:
-                self.console = Console()
-                if not self.console.is_terminal:
-                    self.console = Console(width=max(self.console.width, 170))
-
-    def text(self, line: str = "") -> None:
-        if self.console is not None:
-            self.console.print(line, markup=False, highlight=False)
-        else:
-            print(line)
-
-    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        if self.console is not None:
-            from rich.table import Table
-
-            table = Table(title=title, title_justify="left")
-            for i, header in enumerate(headers):
-                table.add_column(header, justify="left" if i == 0 else "right")
-            for row in rows:
-                table.add_row(*(_styled(cell) for cell in row))
-            self.console.print(table)
-            return
-        widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-        print(title)
-        line = "  ".join(
-            h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-        )
-        print(line)
-        print("-" * len(line))
-        for row in rows:
-            print(
-                "  ".join(
-                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
-            )
-        print()
-
-
-def _styled(cell: str) -> Any:
-    from rich.text import Text
-
-    style = {"PASS": "bold green", "FAIL": "bold red", "SKIP": "yellow"}.get(cell)
-    return Text(cell, style=style or "")
-
-
-@dataclass
-class Target:
-    name: str
-    measured: float | None
-    bound: str
-    ok: bool | None  # None: could not be measured here
-    judged: bool = True  # counts for --check
-
-    @property
-    def verdict(self) -> str:
-        return "SKIP" if self.ok is None else "PASS" if self.ok else "FAIL"
+# -- the CRUXEval figures -----------------------------------------------------------
 
 
 def summarize(runners: Sequence[Runner], untraced: Runner, setup: Runner, naive: Runner) -> dict[str, dict[str, Any]]:
@@ -557,14 +498,14 @@ def summarize(runners: Sequence[Runner], untraced: Runner, setup: Runner, naive:
         counts_events = events and runner.name not in ("pysnooper",)
         figures[runner.name] = {
             "total_s": runner.total_s,
-            "total_over_untraced": _ratio(runner.total_s, untraced.total_s),
-            "total_over_untraced_setup": _ratio(runner.total_s, setup.total_s),
-            "total_over_naive": _ratio(runner.total_s, naive.total_s),
+            "total_over_untraced": ratio(runner.total_s, untraced.total_s),
+            "total_over_untraced_setup": ratio(runner.total_s, setup.total_s),
+            "total_over_naive": ratio(runner.total_s, naive.total_s),
             "median_sample_us": statistics.median(per_sample) if per_sample else None,
             "median_sample_over_untraced": statistics.median(ratios) if ratios else None,
             "run_s": runner.run_s,
-            "run_over_untraced": _ratio(runner.run_s, untraced.run_s),
-            "run_over_naive": _ratio(runner.run_s, naive.run_s),
+            "run_over_untraced": ratio(runner.run_s, untraced.run_s),
+            "run_over_naive": ratio(runner.run_s, naive.run_s),
             "median_sample_run_us": statistics.median(b / 1e3 for b in runner.best_run) if runner.best_run else None,
             "events": events if counts_events else None,
             "us_per_event": runner.total_s * 1e6 / events if counts_events else None,
@@ -574,24 +515,225 @@ def summarize(runners: Sequence[Runner], untraced: Runner, setup: Runner, naive:
     return figures
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def print_cruxeval(out: Output, runners: Runners, figures: dict[str, dict[str, Any]], samples: int) -> None:
+    """The two CRUXEval tables: end to end, and the run alone."""
+    untraced, snooper = runners.untraced, runners.snooper
+    rows = []
+    for runner in runners.all:
+        f = figures[runner.name]
+        rows.append(
+            [
+                runner.name,
+                fmt(f["total_s"], 4),
+                fmt(f["total_over_untraced"], 1, "x"),
+                fmt(f["total_over_untraced_setup"], 2, "x"),
+                fmt(f["total_over_naive"], 2, "x") if runner is not untraced else "",
+                fmt(snooper.total_s / runner.total_s, 2, "x") if runner.is_cwm and snooper else "",
+                fmt(f["median_sample_us"], 1),
+                fmt(f["median_sample_over_untraced"], 1, "x"),
+                fmt(f["us_per_event"], 2),
+                outcomes(f["statuses"]),
+            ]
+        )
+    out.table(
+        f"CRUXEval, end to end (program text -> recorded trace): {samples} samples, "
+        "sum over samples of each one's fastest run",
+        [
+            "runner",
+            "total s",
+            "/ untraced",
+            "/ untraced+setup",
+            "/ naive",
+            "pysnooper / this",
+            "median µs/sample",
+            "median / untraced",
+            "µs/event",
+            "outcomes",
+        ],
+        rows,
+    )
+    rows = []
+    for runner in runners.all:
+        f = figures[runner.name]
+        rows.append(
+            [
+                runner.name,
+                fmt(f["run_s"], 4),
+                fmt(f["run_over_untraced"], 1, "x"),
+                fmt(f["run_over_naive"], 2, "x") if runner is not untraced else "",
+                fmt(snooper.run_s / runner.run_s, 2, "x") if runner.is_cwm and snooper and runner.run_s else "",
+                fmt(f["median_sample_run_us"], 1),
+                fmt(f["run_us_per_event"], 2),
+            ]
+        )
+    out.table(
+        "CRUXEval, the run alone (module body + traced call, result rendered; no compiling, no trace building; "
+        "cwm: its Outcome.seconds, µs resolution)",
+        ["runner", "total s", "/ untraced", "/ naive", "pysnooper / this", "median µs/sample", "µs/event"],
+        rows,
+    )
+
+
+def cruxeval_targets(runners: Runners, check_on: str) -> list[Target]:
+    """The naive and PySnooper bounds on both times, for every backend; ``check_on`` says which are judged."""
+    targets: list[Target] = []
+    default_backend = resolve_backend("auto")  # the tracer as users get it
+    naive, snooper = runners.naive, runners.snooper
+    for key, label in (("total", "end to end"), ("run", "run alone")):
+        judged = check_on in (key, "both", "issue")
+        for runner in runners.cwms:
+            measured = ratio(*((runner.total_s, naive.total_s) if key == "total" else (runner.run_s, naive.run_s)))
+            targets.append(
+                Target(
+                    f"CRUXEval {label}: {runner.name} / naive",
+                    measured,
+                    f"<= {MAX_CWM_OVER_NAIVE}x",
+                    None if measured is None else measured <= MAX_CWM_OVER_NAIVE,
+                    judged,
+                )
+            )
+        for runner in runners.cwms:
+            mine = runner.total_s if key == "total" else runner.run_s
+            speedup = None
+            if snooper is not None:
+                speedup = ratio(snooper.total_s if key == "total" else snooper.run_s, mine)
+            targets.append(
+                Target(
+                    f"CRUXEval {label}: pysnooper / {runner.name}",
+                    speedup,
+                    f">= {MIN_PYSNOOPER_OVER_CWM}x",
+                    None if speedup is None else speedup >= MIN_PYSNOOPER_OVER_CWM,
+                    check_on in (key, "both")
+                    or (check_on == "issue" and key == "run" and runner.name == f"cwm[{default_backend}]"),
+                )
+            )
+    return targets
+
+
+def check_outputs(
+    runners: Runners, samples: Sequence[Sample], figures: dict[str, dict[str, Any]], notes: list[str]
+) -> None:
+    """cwm's returned values against the samples' expected output, and the runs a limit ended, as notes."""
+    for runner in runners.cwms:
+        expected = [(run, s) for run, s in zip(runner.runs, samples, strict=True) if s.expected is not None]
+        matched = sum(run.value == s.expected for run, s in expected)
+        figures[runner.name]["outputs_matching_expected"] = matched
+        if matched != len(expected):
+            notes.append(f"{runner.name}: {matched}/{len(expected)} returned values equal the samples' expected output")
+        if any(run.run_ns is None for run in runner.runs):
+            notes.append(f"{runner.name}: some traces had no Outcome.seconds, their run-alone time counts as 0")
+    limited = {r.name: sum(run.status not in ("returned", "raised") for run in r.runs) for r in runners.all}
+    if any(limited.values()):
+        notes.append(
+            "runs ended by a limit (cwm and naive stop at max_events; PySnooper has none): "
+            + ", ".join(f"{k} {v}" for k, v in limited.items() if v)
+        )
+
+
+# -- the loop-heavy program ------------------------------------------------------------
+
+
+def run_loop(args: argparse.Namespace, cwms: Sequence[Runner], pysnooper: Any, cap: int, out: Output) -> dict[str, Any]:
+    """The loop-heavy program: untraced, each cwm backend, the naive tracer (and PySnooper)."""
+    source = LOOP_TEMPLATE.format(size=args.loop_size, iterations=args.loop_iterations)
+    sample = Sample("loop_heavy", source, "f()")
+    log = stderr_log(args.quiet, "  loop-heavy: ")
+
+    def best_of(measure: Measure, times: int) -> Run:
+        runs = []
+        for _ in range(times):
+            runs.append(measure(sample))
+            gc.collect()
+        return min(runs, key=lambda run: run.total_ns)
+
+    figures: dict[str, Any] = {
+        "source": source,
+        "iterations": args.loop_iterations,
+        "list_size": args.loop_size,
+        "max_events": LOOP_MAX_EVENTS,
+        "cwm": {},
+    }
+    log(f"untraced, {args.loop_repeat} runs")
+    base = best_of(measure_untraced({}), args.loop_repeat).total_ns / 1e9
+    figures["untraced_s"] = base
+    rows = [["untraced", fmt(base, 4), "", "1x", "", "returned"]]
+    for runner in cwms:
+        log(f"{runner.name}, {args.loop_repeat} runs")
+        run = best_of(measure_cwm(runner.name[4:-1], LOOP_MAX_EVENTS), args.loop_repeat)
+        figures["cwm"][runner.name] = _loop_figures(run)
+    log("naive, 1 run")
+    naive = best_of(measure_naive(LOOP_MAX_EVENTS, cap), 1)
+    figures["naive"] = _loop_figures(naive)
+    rows.append(["naive", *_loop_cells(naive, base), "", _run_note(naive)])
+    if pysnooper is not None:
+        log("pysnooper, 1 run")
+        snoop = best_of(measure_pysnooper(pysnooper, cap), 1)
+        figures["pysnooper"] = _loop_figures(snoop)
+        figures["pysnooper"]["log_lines"] = figures["pysnooper"].pop("events")  # its log, not events
+        rows.append(["pysnooper", *_loop_cells(snoop, base), "", snoop.status])
+    figures["naive_over"] = {}
+    for name, f in figures["cwm"].items():
+        figures["naive_over"][name] = naive.total_ns / 1e9 / f["seconds"]
+        run = Run(
+            round(f["seconds"] * 1e9), f["run_seconds"] and round(f["run_seconds"] * 1e9), f["events"], f["status"]
+        )
+        rows.append([name, *_loop_cells(run, base), fmt(figures["naive_over"][name], 1, "x"), _run_note(run)])
+    out.table(
+        f"loop-heavy: {args.loop_iterations:,} iterations holding a {args.loop_size:,}-element list, "
+        f"max_events {LOOP_MAX_EVENTS:,} (fastest of {args.loop_repeat} runs for untraced and cwm, one run otherwise)",
+        ["runner", "total s", "run s", "/ untraced", "naive / this", "run"],
+        rows,
+    )
+    return figures
+
+
+def loop_targets(loop: dict[str, Any]) -> list[Target]:
+    """The loop-heavy bound, for every backend (always judged)."""
+    return [
+        Target(
+            f"loop-heavy: naive / {name}",
+            measured,
+            f">= {MIN_LOOP_NAIVE_OVER_CWM}x",
+            measured >= MIN_LOOP_NAIVE_OVER_CWM,
+        )
+        for name, measured in loop["naive_over"].items()
+    ]
+
+
+def _loop_figures(run: Run) -> dict[str, Any]:
+    return {
+        "seconds": run.total_ns / 1e9,
+        "run_seconds": None if run.run_ns is None else run.run_ns / 1e9,
+        "events": run.events,
+        "status": run.status,
+    }
+
+
+def _loop_cells(run: Run, base: float) -> list[str]:
+    seconds = run.total_ns / 1e9
+    return [fmt(seconds, 3), fmt(None if run.run_ns is None else run.run_ns / 1e9, 3), fmt(seconds / base, 0, "x")]
+
+
+def _run_note(run: Run) -> str:
+    return f"{run.events:,} events, {run.status}"
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.tracer_speed",
+        prog="python -m benchmarks.speed.tracer",
         description="Time cwm's tracer on every CRUXEval sample and on a loop-heavy program, against untraced "
         "execution, a naive settrace tracer and PySnooper, in one run.",
     )
-    parser.add_argument(
-        "--data",
-        metavar="PATH",
-        help=f"CRUXEval samples, JSON lines with code/input/output (default: ${DATA_ENV}, else shared/data/cruxeval.jsonl)",
-    )
+    add_data_option(parser, "code/input/output")
     parser.add_argument("--repeat", type=int, default=5, metavar="N", help="runs per sample and runner (default 5)")
-    parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures (and per-sample times) as JSON")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 when a target fails (judged on --check-on)",
+    add_limit_option(parser)
+    add_report_options(
+        parser,
+        json_help="also write the figures (and per-sample times) as JSON",
+        check_help="exit 1 when a target fails (judged on --check-on)",
     )
     parser.add_argument(
         "--check-on",
@@ -616,52 +758,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="loop-heavy: runs of untraced and cwm (default 3; the naive tracer and PySnooper run once: minutes each)",
     )
     parser.add_argument("--loop-pysnooper", action="store_true", help="loop-heavy: time PySnooper too (minutes)")
-    parser.add_argument("--plain", action="store_true", help="plain-text tables even when rich is installed")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.loop_repeat < 1:
-        parser.error("--repeat and --loop-repeat must be at least 1")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
+    at_least(parser, 1, "--repeat and --loop-repeat must be at least 1", args.repeat, args.loop_repeat)
+    at_least(parser, 1, "--limit must be at least 1", args.limit)
+    return parser, args
 
-    data, samples = samples_or_exit(parser, args.data, args.limit)
 
-    out = Output(args.plain)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args = parse_args(argv)
     notes: list[str] = []
+    data, samples = samples_or_exit(parser, args.data, args.limit, notes)
+    out = Output(args.plain)
     cap = DEFAULT_CAP
     backends = available_backends()
-
-    pysnooper: Any = None
-    if args.no_pysnooper:
-        notes.append("PySnooper left out (--no-pysnooper)")
-    else:
-        try:
-            import pysnooper
-        except ImportError:
-            notes.append("PySnooper is not importable on this interpreter: its figures and targets are skipped")
-
-    untraced = Runner("untraced", measure_untraced({}))
-    setup = Runner("untraced+setup", measure_untraced_setup)
-    naive = Runner("naive", measure_naive(DEFAULT_MAX_EVENTS, cap))
-    snooper = Runner("pysnooper", measure_pysnooper(pysnooper, cap)) if pysnooper is not None else None
-    cwms = [Runner(f"cwm[{b}]", measure_cwm(b)) for b in backends]
-    runners = [untraced, setup, naive, *([snooper] if snooper else []), *cwms]
-
-    # warm up (imports, caches), then freeze what exists so that collections stay cheap
-    for sample in samples[:20]:
-        for runner in runners:
-            runner.measure(sample)
-    gc.collect()
-    if hasattr(gc, "freeze"):
-        gc.freeze()
-
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        step = max(1, len(samples) // 10)
-
-        def progress(done: int) -> None:
-            if done % step == 0 or done == len(samples):
-                print(f"  CRUXEval: {done}/{len(samples)} samples", file=sys.stderr, flush=True)
+    pysnooper = import_pysnooper(args, notes)
+    runners = make_runners(backends, pysnooper, cap)
+    warm_up(runners.all, samples)
 
     out.text(
         f"tracer speed: Python {platform.python_version()} ({platform.python_implementation()}, {platform.machine()}), "
@@ -669,136 +781,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"cwm backends: {', '.join(backends)}, cap {cap}, max_events {DEFAULT_MAX_EVENTS}"
     )
     started = time.perf_counter()
-    run_all(runners, samples, args.repeat, progress)
+    run_all(runners.all, samples, args.repeat, sample_progress(args, len(samples)))
     crux_seconds = time.perf_counter() - started
 
-    figures = summarize(runners, untraced, setup, naive)
-    rows = []
-    for runner in runners:
-        f = figures[runner.name]
-        rows.append(
-            [
-                runner.name,
-                _fmt(f["total_s"], 4),
-                _fmt(f["total_over_untraced"], 1, "x"),
-                _fmt(f["total_over_untraced_setup"], 2, "x"),
-                _fmt(f["total_over_naive"], 2, "x") if runner is not untraced else "",
-                _fmt(snooper.total_s / runner.total_s, 2, "x") if runner.is_cwm and snooper else "",
-                _fmt(f["median_sample_us"], 1),
-                _fmt(f["median_sample_over_untraced"], 1, "x"),
-                _fmt(f["us_per_event"], 2),
-                ", ".join(f"{k} {v}" for k, v in sorted(f["statuses"].items())),
-            ]
-        )
-    out.table(
-        f"CRUXEval, end to end (program text -> recorded trace): {len(samples)} samples, "
-        "sum over samples of each one's fastest run",
-        [
-            "runner",
-            "total s",
-            "/ untraced",
-            "/ untraced+setup",
-            "/ naive",
-            "pysnooper / this",
-            "median µs/sample",
-            "median / untraced",
-            "µs/event",
-            "outcomes",
-        ],
-        rows,
-    )
-    rows = []
-    for runner in runners:
-        f = figures[runner.name]
-        rows.append(
-            [
-                runner.name,
-                _fmt(f["run_s"], 4),
-                _fmt(f["run_over_untraced"], 1, "x"),
-                _fmt(f["run_over_naive"], 2, "x") if runner is not untraced else "",
-                _fmt(snooper.run_s / runner.run_s, 2, "x") if runner.is_cwm and snooper and runner.run_s else "",
-                _fmt(f["median_sample_run_us"], 1),
-                _fmt(f["run_us_per_event"], 2),
-            ]
-        )
-    out.table(
-        "CRUXEval, the run alone (module body + traced call, result rendered; no compiling, no trace building; "
-        "cwm: its Outcome.seconds, µs resolution)",
-        ["runner", "total s", "/ untraced", "/ naive", "pysnooper / this", "median µs/sample", "µs/event"],
-        rows,
-    )
-
-    targets: list[Target] = []
-    default_backend = resolve_backend("auto")  # the tracer as users get it
-    measures = [("total", "end to end"), ("run", "run alone")]
-    for key, label in measures:
-        judged = args.check_on in (key, "both", "issue")
-        for runner in cwms:
-            mine = runner.total_s if key == "total" else runner.run_s
-            theirs = naive.total_s if key == "total" else naive.run_s
-            ratio = _ratio(mine, theirs)
-            targets.append(
-                Target(
-                    f"CRUXEval {label}: {runner.name} / naive",
-                    ratio,
-                    f"<= {MAX_CWM_OVER_NAIVE}x",
-                    None if ratio is None else ratio <= MAX_CWM_OVER_NAIVE,
-                    judged,
-                )
-            )
-        for runner in cwms:
-            mine = runner.total_s if key == "total" else runner.run_s
-            speedup = None
-            if snooper is not None:
-                speedup = _ratio(snooper.total_s if key == "total" else snooper.run_s, mine)
-            targets.append(
-                Target(
-                    f"CRUXEval {label}: pysnooper / {runner.name}",
-                    speedup,
-                    f">= {MIN_PYSNOOPER_OVER_CWM}x",
-                    None if speedup is None else speedup >= MIN_PYSNOOPER_OVER_CWM,
-                    args.check_on in (key, "both")
-                    or (args.check_on == "issue" and key == "run" and runner.name == f"cwm[{default_backend}]"),
-                )
-            )
-    for runner in cwms:
-        expected = [(run, s) for run, s in zip(runner.runs, samples, strict=True) if s.expected is not None]
-        matched = sum(run.value == s.expected for run, s in expected)
-        figures[runner.name]["outputs_matching_expected"] = matched
-        if matched != len(expected):
-            notes.append(f"{runner.name}: {matched}/{len(expected)} returned values equal the samples' expected output")
-        if any(run.run_ns is None for run in runner.runs):
-            notes.append(f"{runner.name}: some traces had no Outcome.seconds, their run-alone time counts as 0")
-    limited = {r.name: sum(run.status not in ("returned", "raised") for run in r.runs) for r in runners}
-    if any(limited.values()):
-        notes.append(
-            "runs ended by a limit (cwm and naive stop at max_events; PySnooper has none): "
-            + ", ".join(f"{k} {v}" for k, v in limited.items() if v)
-        )
+    figures = summarize(runners.all, runners.untraced, runners.setup, runners.naive)
+    print_cruxeval(out, runners, figures, len(samples))
+    targets = cruxeval_targets(runners, args.check_on)
+    check_outputs(runners, samples, figures, notes)
 
     loop: dict[str, Any] | None = None
     if not args.skip_loop:
-        loop = run_loop(args, cwms, pysnooper if args.loop_pysnooper else None, cap, out)
-        for name, measured in loop["naive_over"].items():
-            targets.append(
-                Target(
-                    f"loop-heavy: naive / {name}",
-                    measured,
-                    f">= {MIN_LOOP_NAIVE_OVER_CWM}x",
-                    measured >= MIN_LOOP_NAIVE_OVER_CWM,
-                    True,
-                )
-            )
+        loop = run_loop(args, runners.cwms, pysnooper if args.loop_pysnooper else None, cap, out)
+        targets += loop_targets(loop)
         if (args.loop_iterations, args.loop_size) != (LOOP_ITERATIONS, LOOP_SIZE):
             notes.append("the loop-heavy program is not the issue's (10**5 iterations, 10**4 items)")
 
     out.table(
         f"targets (--check-on {args.check_on}; those marked 'no' are shown, not judged)",
         ["target", "measured", "bound", "verdict", "judged"],
-        [[t.name, _fmt(t.measured, 2, "x"), t.bound, t.verdict, "yes" if t.judged else "no"] for t in targets],
+        [[t.name, fmt(t.measured, 2, "x"), t.bound, t.verdict, "yes" if t.judged else "no"] for t in targets],
     )
-    for note in notes:
-        out.text(f"note: {note}")
+    out.notes(notes)
     out.text(f"(the CRUXEval runs took {crux_seconds:.1f}s of wall time)")
 
     if args.json:
@@ -815,98 +818,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max_events": DEFAULT_MAX_EVENTS,
             "cruxeval": figures,
             "loop_heavy": loop,
-            "targets": [
-                {"name": t.name, "measured": t.measured, "bound": t.bound, "verdict": t.verdict, "judged": t.judged}
-                for t in targets
-            ],
+            "targets": [{**t.figures(), "judged": t.judged} for t in targets],
             "notes": notes,
             "per_sample_ns": {
                 "id": [s.id for s in samples],
-                "total": {r.name: r.best for r in runners},
-                "run": {r.name: r.best_run for r in runners},
+                "total": {r.name: r.best for r in runners.all},
+                "run": {r.name: r.best_run for r in runners.all},
             },
         }
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        out.text(f"figures written to {args.json}")
-
-    failed = [t for t in targets if t.judged and t.ok is False]
-    return 1 if args.check and failed else 0
-
-
-def run_loop(args: argparse.Namespace, cwms: Sequence[Runner], pysnooper: Any, cap: int, out: Output) -> dict[str, Any]:
-    """The loop-heavy program: untraced, each cwm backend, the naive tracer (and PySnooper)."""
-    source = LOOP_TEMPLATE.format(size=args.loop_size, iterations=args.loop_iterations)
-    sample = Sample("loop_heavy", source, "f()")
-
-    def log(message: str) -> None:
-        if not args.quiet:
-            print(f"  loop-heavy: {message}", file=sys.stderr, flush=True)
-
-    def best_of(measure: Measure, times: int) -> Run:
-        runs = []
-        for _ in range(times):
-            runs.append(measure(sample))
-            gc.collect()
-        best = min(runs, key=lambda run: run.total_ns)
-        return best
-
-    figures: dict[str, Any] = {
-        "source": source,
-        "iterations": args.loop_iterations,
-        "list_size": args.loop_size,
-        "max_events": LOOP_MAX_EVENTS,
-        "cwm": {},
-    }
-    log(f"untraced, {args.loop_repeat} runs")
-    base = best_of(measure_untraced({}), args.loop_repeat).total_ns / 1e9
-    figures["untraced_s"] = base
-    rows = [["untraced", _fmt(base, 4), "", "1x", "", "returned"]]
-    for runner in cwms:
-        log(f"{runner.name}, {args.loop_repeat} runs")
-        run = best_of(measure_cwm(runner.name[4:-1], LOOP_MAX_EVENTS), args.loop_repeat)
-        figures["cwm"][runner.name] = _loop_figures(run)
-    log("naive, 1 run")
-    naive = best_of(measure_naive(LOOP_MAX_EVENTS, cap), 1)
-    figures["naive"] = _loop_figures(naive)
-    rows.append(["naive", *_loop_cells(naive, base), "", _run_note(naive)])
-    if pysnooper is not None:
-        log("pysnooper, 1 run")
-        snoop = best_of(measure_pysnooper(pysnooper, cap), 1)
-        figures["pysnooper"] = _loop_figures(snoop)
-        figures["pysnooper"]["log_lines"] = figures["pysnooper"].pop("events")  # its log, not events
-        rows.append(["pysnooper", *_loop_cells(snoop, base), "", snoop.status])
-    figures["naive_over"] = {}
-    for name, f in figures["cwm"].items():
-        figures["naive_over"][name] = naive.total_ns / 1e9 / f["seconds"]
-        run = Run(
-            round(f["seconds"] * 1e9), f["run_seconds"] and round(f["run_seconds"] * 1e9), f["events"], f["status"]
-        )
-        rows.append([name, *_loop_cells(run, base), _fmt(figures["naive_over"][name], 1, "x"), _run_note(run)])
-    out.table(
-        f"loop-heavy: {args.loop_iterations:,} iterations holding a {args.loop_size:,}-element list, "
-        f"max_events {LOOP_MAX_EVENTS:,} (fastest of {args.loop_repeat} runs for untraced and cwm, one run otherwise)",
-        ["runner", "total s", "run s", "/ untraced", "naive / this", "run"],
-        rows,
-    )
-    return figures
-
-
-def _loop_figures(run: Run) -> dict[str, Any]:
-    return {
-        "seconds": run.total_ns / 1e9,
-        "run_seconds": None if run.run_ns is None else run.run_ns / 1e9,
-        "events": run.events,
-        "status": run.status,
-    }
-
-
-def _loop_cells(run: Run, base: float) -> list[str]:
-    seconds = run.total_ns / 1e9
-    return [_fmt(seconds, 3), _fmt(None if run.run_ns is None else run.run_ns / 1e9, 3), _fmt(seconds / base, 0, "x")]
-
-
-def _run_note(run: Run) -> str:
-    return f"{run.events:,} events, {run.status}"
+        write_json(args.json, report, out)
+    return exit_status(targets, args.check)
 
 
 if __name__ == "__main__":

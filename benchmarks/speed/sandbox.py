@@ -1,6 +1,6 @@
 """How fast is cwm's sandbox? A benchmark command, not a timed test.
 
-    python -m benchmarks.sandbox_speed [--backend docker|process] [--workers N[,N...]] [--limit N]
+    python -m benchmarks.speed.sandbox [--backend docker|process] [--workers N[,N...]] [--limit N]
                                        [--baseline-jobs N] [--data cruxeval.jsonl] [--json PATH] [--check]
 
 It traces every CRUXEval sample (the program ``code`` and the entry
@@ -80,10 +80,25 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from benchmarks.tracer_speed import DATA_ENV, Output, Sample, Target, samples_or_exit
+from benchmarks.speed.common import (
+    CANNOT_RUN,
+    Output,
+    Sample,
+    Target,
+    add_data_option,
+    add_limit_option,
+    add_report_options,
+    at_least,
+    exit_status,
+    fmt,
+    outcomes,
+    percentiles,
+    samples_or_exit,
+    stderr_log,
+    write_json,
+)
 from sandbox import Job, Limits, Sandbox, SandboxUnavailable
 from tracer import DEFAULT_CAP, Trace
 
@@ -128,8 +143,8 @@ class Timed:
             "jobs": self.jobs,
             "seconds": self.seconds,
             "jobs_per_s": self.jobs_per_s,
-            "latency_ms": _percentiles(self.latencies),
-            "in_sandbox_ms": _percentiles(self.in_sandbox) if self.in_sandbox else None,
+            "latency_ms": percentiles(self.latencies),
+            "in_sandbox_ms": percentiles(self.in_sandbox) if self.in_sandbox else None,
             "outcomes": dict(self.statuses),
         }
 
@@ -388,32 +403,7 @@ def spread(samples: Sequence[Sample], n: int) -> list[Sample]:
     return [samples[math.floor(i * len(samples) / n)] for i in range(n)]
 
 
-# -- reporting ---------------------------------------------------------------------
-
-
-def _percentiles(values: Sequence[float]) -> dict[str, float] | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-
-    def at(q: float) -> float:  # nearest rank
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] * 1e3
-
-    return {
-        "p50": at(0.50),
-        "p90": at(0.90),
-        "p99": at(0.99),
-        "max": ordered[-1] * 1e3,
-        "mean": statistics.fmean(ordered) * 1e3,
-    }
-
-
-def fmt(x: float | None, digits: int = 2, suffix: str = "") -> str:
-    return "-" if x is None else f"{x:,.{digits}f}{suffix}"
-
-
-def _outcomes(counts: Counter[str]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+# -- the command ---------------------------------------------------------------------
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -426,9 +416,9 @@ def _parse_workers(text: str) -> list[int]:
     return list(dict.fromkeys(counts))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.sandbox_speed",
+        prog="python -m benchmarks.speed.sandbox",
         description="Jobs per second tracing every CRUXEval sample through the sandbox pool, against one "
         "`docker run` per job, in one run; job latency and memory per container.",
     )
@@ -441,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="fork servers in the pool (default: the core count, %(default)s); a list such as 2,3,4 runs the "
         "pool at each and judges the fastest",
     )
-    parser.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    add_limit_option(parser)
     parser.add_argument(
         "--baseline-jobs",
         type=int,
@@ -449,62 +439,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help=f"samples run one container each (default {DEFAULT_BASELINE_JOBS}; 0 skips the baseline)",
     )
-    parser.add_argument(
-        "--data",
-        metavar="PATH",
-        help=f"CRUXEval samples, JSON lines with code and input (default: ${DATA_ENV}, else shared/data/cruxeval.jsonl)",
-    )
-    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
-    parser.add_argument("--plain", action="store_true", help="plain-text tables even when rich is installed")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_data_option(parser)
+    add_report_options(parser)
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    if args.baseline_jobs < 0:
-        parser.error("--baseline-jobs must be 0 or more")
+    at_least(parser, 1, "--limit must be at least 1", args.limit)
+    at_least(parser, 0, "--baseline-jobs must be 0 or more", args.baseline_jobs)
+    return parser, args
 
-    data, samples = samples_or_exit(parser, args.data, args.limit)
 
-    def log(message: str) -> None:
-        if not args.quiet:
-            print(f"  {message}", file=sys.stderr, flush=True)
+def judged_baseline(runs: Sequence[Timed]) -> Timed | None:
+    """The baseline run judged: one `docker run` after another, as a harness runs a container per job.
 
-    out = Output(args.plain)
-    notes: list[str] = []
-    limits = Limits()
-    try:
-        pools = [run_pool(args.backend, n, samples, log) for n in args.workers]
-    except SandboxUnavailable as exc:
-        parser.exit(2, f"error: the {args.backend} sandbox cannot run here: {exc}\n")
-    best = max(pools, key=lambda p: p.crux.jobs_per_s)
-    described = best.described
+    The parallel runs are shown beside it.
+    """
+    sequential = [r for r in runs if r.label == "sequential"]
+    return sequential[0] if sequential else max(runs, key=lambda r: r.jobs_per_s, default=None)
 
-    baseline_runs: list[Timed] = []
-    baseline: Timed | None = None
-    if args.baseline_jobs:
-        try:
-            baseline_runs = run_baseline(spread(samples, args.baseline_jobs), args.workers, limits, log)
-        except SandboxUnavailable as exc:
-            notes.append(f"no baseline: one container per job needs Docker and the image ({exc})")
-        else:
-            # judged: one `docker run` after another, as a harness runs a container per job;
-            # the parallel runs are shown beside it
-            sequential = [r for r in baseline_runs if r.label == "sequential"]
-            baseline = sequential[0] if sequential else max(baseline_runs, key=lambda r: r.jobs_per_s)
-    else:
-        notes.append("no baseline (--baseline-jobs 0)")
 
-    out.text(
-        f"sandbox speed: backend {described['backend']} ({described['image']}, Python {described['python']} inside), "
-        f"host Python {platform.python_version()}, {os.cpu_count()} cores, {len(samples)} samples from {data}, "
-        f"limits: wall {limits.wall_seconds}s, cpu {limits.cpu_seconds}s, memory {limits.memory_mb} MiB, "
-        f"max_events {limits.max_events}"
-    )
+def print_pools(out: Output, backend: str, pools: Sequence[PoolRun], best: PoolRun) -> None:
     rows = []
     for pool in pools:
         for timed in (pool.crux, pool.bare):
-            lat, ins = _percentiles(timed.latencies) or {}, _percentiles(timed.in_sandbox) or {}
+            lat, ins = percentiles(timed.latencies) or {}, percentiles(timed.in_sandbox) or {}
             is_crux = timed is pool.crux
             rows.append(
                 [
@@ -520,11 +476,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     fmt(statistics.fmean(pool.memory_mib), 1) if is_crux and pool.memory_mib else "",
                     fmt(max(pool.memory_mib), 1) if is_crux and pool.memory_mib else "",
                     fmt(max(pool.peak_mib), 1) if is_crux and pool.peak_mib else "",
-                    _outcomes(timed.statuses),
+                    outcomes(timed.statuses),
                 ]
             )
     out.table(
-        f"pool ({args.backend}): warm fork servers, Sandbox.map over the jobs; latency per job from a free "
+        f"pool ({backend}): warm fork servers, Sandbox.map over the jobs; latency per job from a free "
         "worker taking it to its Trace (queue wait left out); in sandbox = outcome.seconds"
         + ("; * fastest" if len(pools) > 1 else ""),
         [
@@ -544,49 +500,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         rows,
     )
-    if baseline_runs:
-        rows = []
-        for run in baseline_runs:
-            lat = _percentiles(run.latencies) or {}
-            rows.append(
-                [
-                    run.label + (" *" if run is baseline else ""),
-                    str(run.jobs),
-                    fmt(run.seconds, 2),
-                    fmt(run.jobs_per_s, 2),
-                    fmt(lat.get("p50"), 0),
-                    fmt(lat.get("p99"), 0),
-                    fmt(best.crux.jobs_per_s / run.jobs_per_s, 1, "x") if run.jobs_per_s else "-",
-                    _outcomes(run.statuses),
-                ]
-            )
-        out.table(
-            "baseline: one container per job (create, start, wait, logs, remove; the pool's container options), "
-            "CRUXEval samples spread over the set; * the one judged (sequential)",
-            ["mode", "n", "wall s", "jobs/s", "p50 ms", "p99 ms", "pool / this", "outcomes"],
-            rows,
-        )
-    host = best.host_us or {}
-    if host:
-        per_job_us = 1e6 / best.crux.jobs_per_s if best.crux.jobs_per_s else None
-        out.table(
-            f"host CPU per CRUXEval job (µs, {host['jobs']} traces, replies {host['reply_bytes_mean']:,.0f} bytes "
-            f"on average), against the pool's {fmt(per_job_us, 0)} µs of wall time per job",
-            ["encode request", "parse reply", "Trace.from_dict", "total", "share of wall time per job"],
-            [
-                [
-                    fmt(host["encode_request_us"], 1),
-                    fmt(host["parse_reply_us"], 1),
-                    fmt(host["trace_from_dict_us"], 1),
-                    fmt(host["total_us"], 1),
-                    fmt(100 * host["total_us"] / per_job_us, 1, "%") if per_job_us else "-",
-                ]
-            ],
-        )
 
-    returned = best.crux.statuses.get("returned", 0)
-    ratio = best.crux.jobs_per_s / baseline.jobs_per_s if baseline and baseline.jobs_per_s else None
-    targets = [
+
+def print_baseline(out: Output, runs: Sequence[Timed], judged: Timed | None, best: PoolRun) -> None:
+    rows = []
+    for run in runs:
+        lat = percentiles(run.latencies) or {}
+        rows.append(
+            [
+                run.label + (" *" if run is judged else ""),
+                str(run.jobs),
+                fmt(run.seconds, 2),
+                fmt(run.jobs_per_s, 2),
+                fmt(lat.get("p50"), 0),
+                fmt(lat.get("p99"), 0),
+                fmt(best.crux.jobs_per_s / run.jobs_per_s, 1, "x") if run.jobs_per_s else "-",
+                outcomes(run.statuses),
+            ]
+        )
+    out.table(
+        "baseline: one container per job (create, start, wait, logs, remove; the pool's container options), "
+        "CRUXEval samples spread over the set; * the one judged (sequential)",
+        ["mode", "n", "wall s", "jobs/s", "p50 ms", "p99 ms", "pool / this", "outcomes"],
+        rows,
+    )
+
+
+def print_host_cost(out: Output, best: PoolRun) -> None:
+    host = best.host_us or {}
+    if not host:
+        return
+    per_job_us = 1e6 / best.crux.jobs_per_s if best.crux.jobs_per_s else None
+    out.table(
+        f"host CPU per CRUXEval job (µs, {host['jobs']} traces, replies {host['reply_bytes_mean']:,.0f} bytes "
+        f"on average), against the pool's {fmt(per_job_us, 0)} µs of wall time per job",
+        ["encode request", "parse reply", "Trace.from_dict", "total", "share of wall time per job"],
+        [
+            [
+                fmt(host["encode_request_us"], 1),
+                fmt(host["parse_reply_us"], 1),
+                fmt(host["trace_from_dict_us"], 1),
+                fmt(host["total_us"], 1),
+                fmt(100 * host["total_us"] / per_job_us, 1, "%") if per_job_us else "-",
+            ]
+        ],
+    )
+
+
+def pool_over_baseline(best: PoolRun, baseline: Timed | None) -> float | None:
+    return best.crux.jobs_per_s / baseline.jobs_per_s if baseline and baseline.jobs_per_s else None
+
+
+def sandbox_targets(pools: Sequence[PoolRun], best: PoolRun, baseline: Timed | None, samples: int) -> list[Target]:
+    """Jobs/s of the fastest pool, its ratio to the judged baseline, and every CRUXEval job returning."""
+    ratio = pool_over_baseline(best, baseline)
+    return [
         Target(
             f"CRUXEval jobs/s through the pool ({best.workers} workers)",
             best.crux.jobs_per_s,
@@ -602,10 +570,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         Target(
             "CRUXEval jobs that returned (every pool run)",
             min(p.crux.statuses.get("returned", 0) for p in pools),
-            f"all {len(samples)}",
-            all(p.crux.statuses.get("returned", 0) == len(samples) for p in pools),
+            f"all {samples}",
+            all(p.crux.statuses.get("returned", 0) == samples for p in pools),
         ),
     ]
+
+
+def print_targets(out: Output, targets: Sequence[Target]) -> None:
     out.table(
         "targets",
         ["target", "measured", "bound", "verdict"],
@@ -614,15 +585,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, t in enumerate(targets)
         ],
     )
+
+
+def pool_notes(pools: Sequence[PoolRun], best: PoolRun, notes: list[str]) -> None:
     if os.cpu_count() != 2:
         notes.append(f"the issue's targets are for a 2-core machine; this one has {os.cpu_count()} cores")
     for pool in pools:
         if not pool.memory_mib:
             notes.append(f"{pool.workers} workers: no memory figures could be read")
+    returned = best.crux.statuses.get("returned", 0)
     if returned != best.crux.jobs:
         notes.append(f"the fastest pool run had {best.crux.jobs - returned} jobs that did not return")
-    for note in notes:
-        out.text(f"note: {note}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, args = parse_args(argv)
+    notes: list[str] = []
+    data, samples = samples_or_exit(parser, args.data, args.limit, notes)
+    log = stderr_log(args.quiet)
+    out = Output(args.plain)
+    limits = Limits()
+    try:
+        pools = [run_pool(args.backend, n, samples, log) for n in args.workers]
+    except SandboxUnavailable as exc:
+        parser.exit(CANNOT_RUN, f"error: the {args.backend} sandbox cannot run here: {exc}\n")
+    best = max(pools, key=lambda p: p.crux.jobs_per_s)
+    described = best.described
+
+    baseline_runs: list[Timed] = []
+    if args.baseline_jobs:
+        try:
+            baseline_runs = run_baseline(spread(samples, args.baseline_jobs), args.workers, limits, log)
+        except SandboxUnavailable as exc:
+            notes.append(f"no baseline: one container per job needs Docker and the image ({exc})")
+    else:
+        notes.append("no baseline (--baseline-jobs 0)")
+    baseline = judged_baseline(baseline_runs)
+
+    out.text(
+        f"sandbox speed: backend {described['backend']} ({described['image']}, Python {described['python']} inside), "
+        f"host Python {platform.python_version()}, {os.cpu_count()} cores, {len(samples)} samples from {data}, "
+        f"limits: wall {limits.wall_seconds}s, cpu {limits.cpu_seconds}s, memory {limits.memory_mb} MiB, "
+        f"max_events {limits.max_events}"
+    )
+    print_pools(out, args.backend, pools, best)
+    if baseline_runs:
+        print_baseline(out, baseline_runs, baseline, best)
+    print_host_cost(out, best)
+    targets = sandbox_targets(pools, best, baseline, len(samples))
+    print_targets(out, targets)
+    pool_notes(pools, best, notes)
+    out.notes(notes)
 
     if args.json:
         report = {
@@ -649,18 +662,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "best_workers": best.workers,
             "baseline": [r.figures() for r in baseline_runs],
             "baseline_judged": baseline.label if baseline else None,
-            "pool_over_baseline": ratio,
-            "targets": [
-                {"name": t.name, "measured": t.measured, "bound": t.bound, "verdict": t.verdict} for t in targets
-            ],
+            "pool_over_baseline": pool_over_baseline(best, baseline),
+            "targets": [t.figures() for t in targets],
             "notes": notes,
             "best_cruxeval_latencies_ms": [x * 1e3 for x in best.crux.latencies],  # in completion order
         }
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-        out.text(f"figures written to {args.json}")
-
-    failed = [t for t in targets if t.ok is False]
-    return 1 if args.check and failed else 0
+        write_json(args.json, report, out)
+    return exit_status(targets, args.check)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,36 @@ name, so that ``import training.data.build`` (and monkeypatching it) reaches the
 
 from __future__ import annotations
 
-from . import build, stats
-from .build import BuildReport, BuildSettings, DatasetError, merge, parse_shard, split_of
+import importlib
+from typing import Any
+
 from .sources import ProgramSource, Skip, SourceError, SourceProgram, open_source
-from .stats import find, read_rows
-from .table import TraceBatch, row_trace
+
+# The rest is imported on first use: building, the table and stats need pyarrow, which
+# reading sources (the speed benchmarks, under a bare interpreter too) does not.
+_LAZY = {
+    "build": (".build", None),
+    "stats": (".stats", None),
+    "BuildReport": (".build", "BuildReport"),
+    "BuildSettings": (".build", "BuildSettings"),
+    "DatasetError": (".build", "DatasetError"),
+    "merge": (".build", "merge"),
+    "parse_shard": (".build", "parse_shard"),
+    "split_of": (".build", "split_of"),
+    "find": (".stats", "find"),
+    "read_rows": (".stats", "read_rows"),
+    "TraceBatch": (".table", "TraceBatch"),
+    "row_trace": (".table", "row_trace"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'training.data' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    return module if attribute is None else getattr(module, attribute)
+
 
 __all__ = [
     "BuildReport",

@@ -52,7 +52,10 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: this module runs on the standard library alone
+    from tracer.contract import Status
 
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")  # emptied after every job
 PYTHON = sys.version.split()[0]
@@ -586,7 +589,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _limits(job: dict[str, Any]) -> dict[str, Any]:
     """The job's limits; a request without all of them is refused (the host always sends them)."""
-    limits = job.get("limits")
+    limits: Any = job.get("limits")  # JSON from the host, checked below
     missing = [name for name in LIMIT_NAMES if not isinstance(limits, dict) or name not in limits]
     if missing:
         raise ValueError(f"the request lacks the limits {', '.join(missing)}")
@@ -754,6 +757,7 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
 
 def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, *, oom: bool) -> dict[str, Any]:
     """The outcome of a job whose child ended without writing one."""
+    status: Status
     if how == "timeout":
         status, detail = "timeout", "killed at the wall-clock limit"
     elif oom or how == "signal:SIGKILL":

@@ -18,6 +18,7 @@ import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from .errors import SandboxUnavailable
 from .image import FORKSERVER, MOUNT_DIR, TRACER_DIR
@@ -105,7 +106,7 @@ class ProcessBackend:
         if self.closed:
             raise SandboxUnavailable("the sandbox is closed")
         env = {"PYTHONHASHSEED": "0", "PYTHONPATH": str(TRACER_DIR.parent), "PATH": "/usr/bin:/bin"}
-        kwargs: dict = {}
+        kwargs: dict[str, Any] = {}
         if self.isolate and os.geteuid() == 0:
             kwargs = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
         popen = functools.partial(
@@ -121,7 +122,8 @@ class ProcessBackend:
         try:
             # bwrap --die-with-parent ties the sandbox to the *thread* that started it:
             # start every one from this backend's own thread, which lives as long as it does
-            proc = self._starter.submit(popen).result()
+            # (mypy types a partial of Popen by its first overload, text mode: this one is bytes)
+            proc: subprocess.Popen[bytes] = self._starter.submit(popen).result()  # type: ignore[assignment]
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start the {self.name} sandbox: {exc}") from None
         assert proc.stdin is not None and proc.stdout is not None

@@ -405,9 +405,9 @@ class _Parser:
                 pos += len(token)
                 break
         if kind is None:
-            token = _ANY_TOKEN.match(text, pos)
-            if token is not None:
-                found = token.group()
+            match = _ANY_TOKEN.match(text, pos)
+            if match is not None:
+                found = match.group()
                 if found in SPECIAL_TOKENS:
                     raise _FrameProblem(f"frame starts with {found}, not a frame token")
                 raise _FrameProblem(f"unknown token {found}")
@@ -434,7 +434,7 @@ class _Parser:
         text = self.text
         if text.startswith(FRAME_SEP, pos):
             return pos + len(FRAME_SEP)
-        if _WS.match(text, pos).end() == len(text) or FRAME_SEP.startswith(text[pos:]):
+        if _WS.match(text, pos).end() == len(text) or FRAME_SEP.startswith(text[pos:]):  # type: ignore[union-attr]
             # the text ends here, maybe in the middle of the frame's closing token
             self.result.truncated = True
             return len(text)
@@ -447,7 +447,7 @@ class _Parser:
         try:
             shown, pos = _decode_json(text, pos)
         except _FrameProblem as exc:
-            problem = self.json_problem_in_frame(start, len(text)) or str(exc)
+            problem: str | None = self.json_problem_in_frame(start, len(text)) or str(exc)
             if text.find(ACTION_SEP, start, self.next_sep(start)) < 0:
                 raise _FrameProblem(f"missing {ACTION_SEP} (locals: {problem})") from None
             raise _FrameProblem(f"locals are not a JSON object: {problem}") from None
@@ -507,7 +507,7 @@ class _Parser:
         try:
             value, pos = _decode_json(text, start)
         except _FrameProblem as exc:
-            problem = self.json_problem_in_frame(start, len(text)) or str(exc)
+            problem: str | None = self.json_problem_in_frame(start, len(text)) or str(exc)
             raise _FrameProblem(f"the {kind} value is not valid JSON: {problem}") from None
         pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
         if not text.startswith(FRAME_SEP, pos):

@@ -29,14 +29,16 @@ from collections.abc import Callable
 from itertools import starmap
 from operator import itemgetter
 from types import CodeType, FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .contract import Event, Outcome, Program, Trace
+from .contract import Event, Outcome, Program, Status, Trace
 from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
-len, dict, zip, map, isinstance, type = len, dict, zip, map, isinstance, type  # noqa: A001
+# (mypy reads them as the builtins they are: bound to variables, they are no longer types)
+if not TYPE_CHECKING:
+    len, dict, zip, map, isinstance, type = len, dict, zip, map, isinstance, type  # noqa: A001
 
 PROGRAM_FILENAME = "<program>"
 PYTHON_VERSION = platform.python_version()  # once: a forked child would redo its regex work
@@ -133,7 +135,7 @@ class _Capture:
     line_buffering = False
 
     def __init__(self, recorder: Recorder, limit: int, is_stdout: bool) -> None:
-        self._recorder = recorder
+        self._recorder: Recorder | None = recorder  # None once the run is over (hand_back)
         self._limit = limit
         self._is_stdout = is_stdout
         self.name = "<stdout>" if is_stdout else "<stderr>"
@@ -166,7 +168,7 @@ class _Capture:
             self.parts.append(s)
             self.size += utf8_size(s)
             if self._is_stdout:
-                self._recorder.pending_out.append(s)
+                self._recorder.pending_out.append(s)  # type: ignore[union-attr]  # write() calls it, during the run
 
     def hand_back(self, stream: Any) -> None:
         """The run is over: let go of the recorder, send later writes to ``stream``.
@@ -259,7 +261,7 @@ class Recorder:
         self.pending_out: list[str] = []
         self.depth = -1
         self.codes: dict[CodeType, CodeInfo] = {}
-        self.status: str | None = None
+        self.status: Status | None = None
         self.detail = ""
         self.internal_errors: list[str] = []
         self.has_raw = False
@@ -302,7 +304,7 @@ class Recorder:
         self.out = out = _Capture(self, self.max_output, is_stdout=True)
         self.err = err = _Capture(self, self.max_output, is_stdout=False)
         self._saved_streams = saved = sys.stdout, sys.stderr, sys.stdin
-        sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()  # type: ignore[assignment]
+        sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO()
         saved_filters = None
         if _IS_3_12:
             # CPython 3.12 warns when a tracer reads f_locals during an inlined comprehension
@@ -352,7 +354,7 @@ class Recorder:
         finally:
             sys.stdout, sys.stderr, sys.stdin = saved
             if saved_filters is not None:
-                warnings.filters[:] = saved_filters
+                warnings.filters[:] = saved_filters  # type: ignore[index]  # a list, typed as a Sequence
         seconds = time.perf_counter() - self._started
         trace = self.build(value, out.text(), err.text(), seconds)
         if self.on_done is not None:
@@ -452,7 +454,7 @@ class Recorder:
         where = "" if last is None else f" at line {last[1]}" if last[0] == "line" else f" after line {last[1]}"
         self.switched_off = f"the program turned tracing off{where} ({how}); later events are missing"
 
-    def stop(self, status: str, detail: str) -> None:
+    def stop(self, status: Status, detail: str) -> None:
         """End the run now with ``status`` (a limit was reached)."""
         if self.status is None:
             self.status = status

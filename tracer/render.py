@@ -29,10 +29,12 @@ import sys
 from collections import deque
 from itertools import islice
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
-repr, len, type, set, id, map, sum = repr, len, type, set, id, map, sum  # noqa: A001
+# (mypy reads them as the builtins they are: bound to variables, they are no longer types)
+if not TYPE_CHECKING:
+    repr, len, type, set, id, map, sum = repr, len, type, set, id, map, sum  # noqa: A001
 
 DEFAULT_CAP = 200
 REPR_TIMEOUT = 0.5  # seconds a user-defined __repr__ may run
@@ -71,7 +73,7 @@ class Renderer:
         self.repr_timeout = repr_timeout
         self.hash_types = hash_types
         self._ids: dict[str, str] = {}
-        self.render = self._make_render()
+        self.render = self._make_render()  # type: ignore[method-assign]
 
     # -- public --------------------------------------------------------------
     def render(self, value: Any) -> str:  # replaced per instance by _make_render's closure
@@ -133,7 +135,7 @@ class Renderer:
                 else:  # _flat(), inlined: lists and tuples are the most common values
                     if hash_types:
                         try:
-                            kinds = set(map(type, value))
+                            kinds: set[object] = set(map(type, value))  # types, or their ids
                         except TypeError:  # a class made unhashable by its metaclass
                             return slow(value, cap, set())
                     else:
@@ -296,7 +298,7 @@ class Renderer:
     def _guarded_repr(self, value: Any) -> Any:
         """Call a program-defined ``__repr__`` silenced and with a time limit."""
         saved_out, saved_err = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = _NULL  # type: ignore[assignment]
+        sys.stdout = sys.stderr = _NULL
         # a time limit needs SIGALRM, which only the main thread can handle: elsewhere
         # signal.signal raises ValueError (asked, not looked up with threading, whose
         # at-fork hook would cost the sandbox's fork server a fifth of a millisecond per job)
@@ -470,6 +472,8 @@ def _render_string(value: str | bytes, cap: int) -> str:
     text = repr(head)
     # repr picks its quote from the whole string: make the head's repr use the
     # quote that the full string's repr would use, so the result is its prefix.
+    sq: str | bytes
+    dq: str | bytes
     if type(value) is str:
         sq, dq = "'", '"'
     else:

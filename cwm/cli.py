@@ -138,7 +138,7 @@ def write_output(trace: Trace, fmt: str, out: str | None) -> None:
     if fmt == "json":
         text = trace.to_json(indent=2) + "\n"
     else:
-        from tracer.cwm_format import render_cwm
+        from tracer import render_cwm
 
         text = render_cwm(trace) + "\n"  # a text file ends in a newline (the parser allows it)
     if out is None:

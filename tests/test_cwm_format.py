@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tracer.contract import Event, Outcome, Program, Trace
-from tracer.cwm_format import (
+from tracer.cwm_parse import FrameError, ParseResult, parse_cwm
+from tracer.cwm_render import render_context, render_cwm, render_cwm_events
+from tracer.cwm_tokens import (
     ACTION_SEP,
     ARG_SEP,
     CALL_SEP,
@@ -20,12 +22,6 @@ from tracer.cwm_format import (
     RETURN_SEP,
     SPECIAL_TOKENS,
     START_MARKER,
-    FrameError,
-    ParseResult,
-    parse_cwm,
-    render_context,
-    render_cwm,
-    render_cwm_events,
 )
 
 # -- hand-built traces -------------------------------------------------------------

@@ -22,7 +22,9 @@ from .contract import (
     read_jsonl,
     write_jsonl,
 )
-from .cwm_format import SPECIAL_TOKENS, FrameError, ParseResult, parse_cwm, render_context, render_cwm
+from .cwm_parse import FrameError, ParseResult, parse_cwm
+from .cwm_render import render_context, render_cwm
+from .cwm_tokens import SPECIAL_TOKENS
 from .recorder import (
     BACKENDS,
     DEFAULT_MAX_EVENTS,

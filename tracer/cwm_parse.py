@@ -1,25 +1,8 @@
-"""The model's view of a trace: Meta's Code World Model (CWM) token format.
+"""Reading Meta's Code World Model (CWM) trace format back into events.
 
-:func:`render_cwm` writes a :class:`~tracer.contract.Trace` byte for byte the
-way CWM's debugger demo (``demos/cwmdbg.py`` in facebookresearch/cwm) does::
-
-    <|trace_context_start|>{source, "  # << START_OF_TRACE" on the entry}<|frame_sep|>
-    <|call_sep|>{locals}<|action_sep|>{source line}\\n<|frame_sep|>
-    <|line_sep|>{locals}<|action_sep|>{source line}\\n<|frame_sep|>
-    <|return_sep|><|action_sep|>{source line}\\n<|arg_sep|>{value}<|frame_sep|>
-    <|exception_sep|><|action_sep|>{source line}\\n<|arg_sep|>{value}<|frame_sep|>
-
-``{locals}`` is ``json.dumps`` of name -> repr string, where a line frame
-writes ``".."`` for a value the debugger can recover by walking back: over
-exception frames and frames that lack the name, to the nearest line frame
-holding it, stopping at (and including) the scope's call frame, and stopping
-before any return frame. ``{value}`` is ``json.dumps`` of the repr string
-(``null`` for a return that was an exception unwinding the frame). No
-end-of-text token is appended: the training code adds the tokenizer's own.
-
-:func:`parse_cwm` reads such text back (a model's output, typically) into
-events and never raises: every malformed frame is reported as a
-:class:`FrameError` naming the frame and what is wrong.
+:func:`parse_cwm` reads text in the format :mod:`tracer.cwm_render` writes (a
+model's output, typically) into events and never raises: every malformed frame
+is reported as a :class:`FrameError` naming the frame and what is wrong.
 
 Standard library only: this module runs inside the sandbox too.
 """
@@ -29,150 +12,21 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contract import Event, EventKind, Trace
-
-__all__ = [
-    "ACTION_SEP",
-    "ARG_SEP",
-    "CALL_SEP",
-    "CONTEXT_START",
-    "EXCEPTION_SEP",
-    "FRAME_SEP",
-    "KIND_TOKENS",
-    "LINE_SEP",
-    "RETURN_SEP",
-    "SAME",
-    "SPECIAL_TOKENS",
-    "START_MARKER",
-    "FrameError",
-    "ParseResult",
-    "parse_cwm",
-    "render_context",
-    "render_cwm",
-    "render_cwm_events",
-    "render_frame",
-]
-
-# -- tokens ----------------------------------------------------------------------
-CONTEXT_START = "<|trace_context_start|>"
-FRAME_SEP = "<|frame_sep|>"
-CALL_SEP = "<|call_sep|>"
-LINE_SEP = "<|line_sep|>"
-RETURN_SEP = "<|return_sep|>"
-EXCEPTION_SEP = "<|exception_sep|>"
-ACTION_SEP = "<|action_sep|>"
-ARG_SEP = "<|arg_sep|>"
-
-#: Every special token of the format, for adding to a tokenizer.
-SPECIAL_TOKENS: tuple[str, ...] = (
-    CONTEXT_START,
-    FRAME_SEP,
-    CALL_SEP,
-    LINE_SEP,
-    RETURN_SEP,
-    EXCEPTION_SEP,
+from .contract import Event, EventKind
+from .cwm_tokens import (
     ACTION_SEP,
     ARG_SEP,
+    BARE_MARKER,
+    CONTEXT_START,
+    FRAME_SEP,
+    SAME,
+    SPECIAL_TOKENS,
+    START_MARKER,
+    TOKEN_KINDS,
 )
-
-#: The token that opens a frame of each event kind.
-KIND_TOKENS: dict[str, str] = {
-    "call": CALL_SEP,
-    "line": LINE_SEP,
-    "return": RETURN_SEP,
-    "exception": EXCEPTION_SEP,
-}
-_TOKEN_KINDS: dict[str, EventKind] = {
-    CALL_SEP: "call",
-    LINE_SEP: "line",
-    RETURN_SEP: "return",
-    EXCEPTION_SEP: "exception",
-}
-
-#: Appended to the entry line of the source in the context.
-START_MARKER = "  # << START_OF_TRACE"
-_BARE_MARKER = "# << START_OF_TRACE"
-
-#: What a line frame writes for a value the reader already knows.
-SAME = ".."
-
-
-# -- rendering -------------------------------------------------------------------
-def render_context(program_source: str, start_line: int) -> str:
-    """The prompt's context: the source with the start marker on ``start_line``.
-
-    ``start_line`` is 1-based; 0 (or a number past the end) puts no marker.
-    The source is written as it is, plus a final newline if it lacks one.
-    """
-    source = program_source
-    if 0 < start_line:
-        lines = source.split("\n")
-        if start_line <= len(lines):
-            text = lines[start_line - 1]
-            if text.endswith("\r"):
-                lines[start_line - 1] = text[:-1] + START_MARKER + "\r"
-            else:
-                lines[start_line - 1] = text + START_MARKER
-            source = "\n".join(lines)
-    if not source.endswith("\n"):
-        source += "\n"
-    return CONTEXT_START + source + FRAME_SEP
-
-
-def render_frame(event: Event, shown_locals: dict[str, str] | None = None) -> str:
-    """One frame, with ``shown_locals`` (already compressed) for call/line events.
-
-    Without ``shown_locals`` the event's own locals are written in full.
-    """
-    action = ACTION_SEP + event.source_line + "\n"
-    if event.kind in ("call", "line"):
-        shown = event.locals if shown_locals is None else shown_locals
-        return KIND_TOKENS[event.kind] + json.dumps(shown or {}) + action + FRAME_SEP
-    token = KIND_TOKENS.get(event.kind)
-    if token is None:
-        raise ValueError(f"unknown event kind {event.kind!r}")
-    return token + action + ARG_SEP + json.dumps(event.value) + FRAME_SEP
-
-
-def render_cwm_events(events: Iterable[Event]) -> str:
-    """The frames of ``events``, with line-frame locals compressed to ``".."``.
-
-    The running ``scope`` is exactly what CWM's debugger finds by walking back:
-    it is reset to the call frame's locals on a call, emptied on a return,
-    updated by line frames, and left alone by exception frames.
-    """
-    parts: list[str] = []
-    scope: dict[str, str] = {}
-    for event in events:
-        if event.kind == "call":
-            full = dict(event.locals or {})
-            parts.append(render_frame(event, full))
-            scope = full
-        elif event.kind == "line":
-            full = event.locals or {}
-            shown = {name: SAME if name in scope and scope[name] == value else value for name, value in full.items()}
-            parts.append(render_frame(event, shown))
-            scope.update(full)
-        elif event.kind == "return":
-            parts.append(render_frame(event))
-            scope = {}
-        else:
-            parts.append(render_frame(event))
-    return "".join(parts)
-
-
-def render_cwm(trace: Trace, *, context: bool = True) -> str:
-    """``trace`` in CWM format: the context (unless ``context=False``), then its frames."""
-    events = trace.events
-    body = render_cwm_events(events)
-    if not context:
-        return body
-    start = events[0].line if events else 0
-    return render_context(trace.program.source, start) + body
 
 
 # -- parsing ---------------------------------------------------------------------
@@ -257,8 +111,8 @@ def _clean_source_line(text: str) -> str:
         text = text[:-1]
     if text.endswith(START_MARKER):
         text = text[: -len(START_MARKER)]
-    elif text.endswith(_BARE_MARKER):
-        text = text[: -len(_BARE_MARKER)].rstrip(" ")
+    elif text.endswith(BARE_MARKER):
+        text = text[: -len(BARE_MARKER)].rstrip(" ")
     return text
 
 
@@ -275,7 +129,7 @@ def _split_context(text: str, pos: int) -> tuple[str, int, bool]:
     at = first
     while at >= 0:
         after = _WS.match(text, at + len(FRAME_SEP)).end()  # type: ignore[union-attr]
-        if after == len(text) or text.startswith(tuple(_TOKEN_KINDS), after):
+        if after == len(text) or text.startswith(tuple(TOKEN_KINDS), after):
             return text[pos:at], at + len(FRAME_SEP), True
         at = text.find(FRAME_SEP, at + 1)
     return text[pos:first], first + len(FRAME_SEP), True
@@ -289,8 +143,8 @@ def _strip_marker(context: str) -> tuple[str, int]:
         body = line[:-1] if cr else line
         if body.endswith(START_MARKER):
             body = body[: -len(START_MARKER)]
-        elif body.endswith(_BARE_MARKER):
-            body = body[: -len(_BARE_MARKER)].rstrip(" ")
+        elif body.endswith(BARE_MARKER):
+            body = body[: -len(BARE_MARKER)].rstrip(" ")
         else:
             continue
         lines[i] = body + ("\r" if cr else "")
@@ -399,7 +253,7 @@ class _Parser:
         if text.startswith(FRAME_SEP, pos):
             raise _FrameProblem("empty frame")
         kind: EventKind | None = None
-        for token, token_kind in _TOKEN_KINDS.items():
+        for token, token_kind in TOKEN_KINDS.items():
             if text.startswith(token, pos):
                 kind = token_kind
                 pos += len(token)

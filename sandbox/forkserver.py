@@ -41,6 +41,7 @@ clean is answered with ``"retire": true``, and the host replaces the sandbox.
 from __future__ import annotations
 
 import _thread
+import functools
 import json
 import mmap
 import os
@@ -146,6 +147,14 @@ class Requests:
         return line
 
 
+@functools.cache
+def _libc() -> Any:
+    """The C library, for the few calls the standard library lacks (loaded once, in init)."""
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _make_unreachable() -> None:
     """Mark this process not dumpable, so that no job (same uid, no capabilities)
     can open its /proc/1/fd/* (the channel to the host), read its memory or ptrace it.
@@ -154,8 +163,7 @@ def _make_unreachable() -> None:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        if _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
     except Exception as exc:  # noqa: BLE001
         if os.getpid() == 1:
@@ -219,7 +227,7 @@ class Init:
     def __init__(self, sock: socket.socket, broker: int) -> None:
         self.sock = sock
         self.broker = broker
-        self.pids_capped = _pids_capped()
+        self.pids_cgroup = _pids_cgroup()
 
     def serve(self) -> None:
         while True:
@@ -239,11 +247,11 @@ class Init:
         pid = os.fork()
         if pid == 0:  # the job's process: never returns
             self.sock.close()
-            _child(*fds, nproc=not self.pids_capped)
+            _child(*fds, nproc=self.pids_cgroup is None)
         for fd in fds:
             os.close(fd)
         how = self.wait(pid, seconds)
-        clean = cleanup(spare=self.broker)
+        clean = cleanup(spare=self.broker, pids_cgroup=self.pids_cgroup)
         self.sock.send(b"X" + (b"1" if clean else b"0") + how.encode())
 
     def wait(self, pid: int, seconds: float) -> str:
@@ -310,39 +318,37 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _pids_capped() -> bool:
-    """Does a pids cgroup cap this sandbox? Then no job gets RLIMIT_NPROC, which counts
-    every process of the uid on the whole machine (all containers run as nobody)."""
-    for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
+def _pids_cgroup() -> str | None:
+    """This sandbox's pids cgroup (v2, else v1), when one caps it: then no job gets
+    RLIMIT_NPROC, which counts every process of the uid on the whole machine (all
+    containers run as nobody), and its task count tells cleanup when nothing is left."""
+    for where in ("/sys/fs/cgroup", "/sys/fs/cgroup/pids"):
         try:
-            with open(path) as f:
-                return f.read().strip().isdigit()
+            with open(f"{where}/pids.max") as f:
+                if f.read().strip().isdigit():
+                    return where
         except OSError:
             continue
-    return False
+    return None
 
 
-def _tasks() -> int:
-    """The tasks (threads) in this sandbox's pids cgroup, or -1 where that is not known."""
-    for path in PIDS_CURRENT:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            PIDS_CURRENT.remove(path)  # not here: never look again
-            continue
-        try:
-            return int(os.read(fd, 64))
-        except ValueError:
-            return -1
-        finally:
-            os.close(fd)
-    return -1
+def _tasks(pids_cgroup: str | None) -> int:
+    """The tasks (threads) in the pids cgroup, or -1 where that is not known."""
+    if pids_cgroup is None:
+        return -1
+    try:
+        fd = os.open(f"{pids_cgroup}/pids.current", os.O_RDONLY)
+    except OSError:
+        return -1
+    try:
+        return int(os.read(fd, 64))
+    except ValueError:
+        return -1
+    finally:
+        os.close(fd)
 
 
-PIDS_CURRENT = ["/sys/fs/cgroup/pids.current", "/sys/fs/cgroup/pids/pids.current"]
-
-
-def cleanup(spare: int) -> bool:
+def cleanup(spare: int, pids_cgroup: str | None = None) -> bool:
     """Kill every process but init and ``spare``, and remove what a job could leave for the
     next; False when that could not be done in time (the sandbox must then be retired)."""
     if os.getpid() != 1:
@@ -358,7 +364,7 @@ def cleanup(spare: int) -> bool:
                 break
             if pid == spare:
                 return False  # the broker is gone: init quits on its next message
-        if _tasks() == 2:  # init and the broker alone: nothing to kill
+        if _tasks(pids_cgroup) == 2:  # init and the broker alone: nothing to kill
             break
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, spare)]
         if not others:
@@ -427,9 +433,7 @@ def _remove_ipc() -> bool:
     found = _ipc_objects()
     if not found:
         return True
-    import ctypes
-
-    libc = ctypes.CDLL(None)
+    libc = _libc()
     for kind, ipc_id in found:
         if kind == "shm":
             libc.shmctl(ipc_id, IPC_RMID, None)
@@ -462,11 +466,8 @@ def _clear_keyrings() -> bool:
     """Empty the uid's own keyrings, which outlive a job (Docker's seccomp forbids them anyway)."""
     if not _keyrings[0]:
         return True
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
     for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
-        if libc.syscall(SYS_KEYCTL, KEYCTL_CLEAR, ring) != 0:
+        if _libc().syscall(SYS_KEYCTL, KEYCTL_CLEAR, ring) != 0:
             _keyrings[0] = False  # no keyrings here (ENOSYS, or a seccomp EPERM): none to leave
             return True
     return True
@@ -646,6 +647,7 @@ def _assemble(
 ) -> bytes:
     """The reply for a job: its events from the journal and its outcome, cut to ``cap`` bytes."""
     batches: list[bytes] = []
+    counted: list[int] = []  # events in each batch
     outcome: dict[str, Any] | None = None
     total = None
     for frame in frames:
@@ -657,12 +659,12 @@ def _assemble(
         if kind == b"E" and isinstance(data, list) and payload[:1] == b"[" and payload[-1:] == b"]":
             if data:
                 batches.append(payload)
+                counted.append(len(data))
         elif kind == b"O" and isinstance(data, dict) and isinstance(data.get("outcome"), dict):
             outcome, total = data["outcome"], data.get("events")
             break
         else:
             break
-    counted = [len(json.loads(b)) for b in batches]
     if isinstance(total, int) and 0 <= total < sum(counted):  # the run dropped events it had flushed
         batches, counted = _first_events(batches, counted, total)
     if outcome is None:
@@ -868,19 +870,13 @@ class Journal:
         records = self.records
         if records is None or self.full:
             return
-        start, stop = self.sent, len(records)
+        from tracer import Event
+
         batch = []
-        for kind, line, text, func, depth, state, value, printed in records[start:stop]:
-            if type(state) is tuple or type(value) is tuple:
-                break  # kept raw at the recursion limit: rendered when the run ends
-            event = {"kind": kind, "line": line, "source_line": text, "func": func, "depth": depth}
-            if state is not None:
-                event["locals"] = state
-            if value is not None:
-                event["value"] = value
-            if printed is not None:
-                event["stdout"] = printed
-            batch.append(event)
+        for record in records[self.sent : len(records)]:
+            if type(record[5]) is tuple or type(record[6]) is tuple:
+                break  # locals or value kept raw at the recursion limit: rendered when the run ends
+            batch.append(_compact(Event(*record).__dict__))  # the contract's shape, as finish writes it
         if batch:
             self._events(batch)
 
@@ -908,13 +904,9 @@ class Journal:
             events = trace.events
             if len(events) > self.sent and not self.full:
                 self._events([_compact(e.__dict__) for e in events[self.sent :]])
-            outcome = _compact(trace.outcome.__dict__)
-            frame = b"O" + _encode({"outcome": outcome, "events": len(events)}) + b"\n"
-            if not self._append(frame, len(self.mm)):
-                for key in ("stdout", "stderr"):
-                    outcome[key] = outcome.get(key, "")[:1000]
-                outcome["detail"] = (outcome.get("detail") or "") + "; stdout and stderr cut to fit the trace"
-                self._append(b"O" + _encode({"outcome": outcome, "events": len(events)}) + b"\n", len(self.mm))
+            tail = b', "events": ' + str(len(events)).encode() + b"}\n"
+            outcome = _fit_outcome(_compact(trace.outcome.__dict__), len(self.mm) - self.end - 64)
+            self._append(b'O{"outcome": ' + outcome + tail, len(self.mm))
         finally:
             os._exit(0)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS, Program, ProgramError, Trace
+from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS, MONITORING_SINCE, Program, ProgramError, Trace
 from tracer import record as _record_in_process
 
 if TYPE_CHECKING:
@@ -16,10 +16,6 @@ if TYPE_CHECKING:
 # the run's wall clock and CPU time, in seconds: below the minimum a job ends
 # before its program starts; far above the maximum, system calls overflow
 TIMEOUT_RANGE = (0.05, 7 * 24 * 3600.0)
-
-# the first Python whose sys.monitoring the tracer's monitoring backend uses
-# (tracer.recorder.resolve_backend refuses it on older interpreters)
-_MONITORING_SINCE = (3, 12)
 
 
 def record(
@@ -70,8 +66,8 @@ def run_checked(box: Sandbox, job: Job) -> Trace:
         raise ValueError(f"unknown tracer backend {job.tracer_backend!r} (choose from {', '.join(BACKENDS)})")
     Renderer(job.cap)  # ValueError for a cap too small to render anything
     python = box.describe()["python"]  # starts a worker: SandboxUnavailable if none can
-    if job.tracer_backend == "monitoring" and _version(python) < _MONITORING_SINCE:
-        since = ".".join(map(str, _MONITORING_SINCE))
+    if job.tracer_backend == "monitoring" and _version(python) < MONITORING_SINCE:
+        since = ".".join(map(str, MONITORING_SINCE))
         raise ValueError(f"the monitoring backend needs Python {since}+, the sandbox runs {python}")
     trace = box.run(job)
     outcome = trace.outcome

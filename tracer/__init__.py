@@ -28,6 +28,7 @@ from .cwm_tokens import SPECIAL_TOKENS
 from .recorder import (
     BACKENDS,
     DEFAULT_MAX_EVENTS,
+    MONITORING_SINCE,
     ProgramError,
     Recorder,
     TracerStop,
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_CAP",
     "DEFAULT_MAX_EVENTS",
     "EVENT_KINDS",
+    "MONITORING_SINCE",
     "SCHEMA_PATH",
     "SPECIAL_TOKENS",
     "STATUSES",

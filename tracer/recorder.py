@@ -49,6 +49,7 @@ MEMORY_KEEP_EVENTS = 10_000  # events kept when the tracer runs out of memory
 BACKENDS = ("auto", "settrace", "monitoring")
 _IS_3_12 = sys.version_info[:2] == (3, 12)
 HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an exception
+MONITORING_SINCE = (3, 12)  # the first Python with sys.monitoring, which the monitoring backend needs
 
 _CO_NEWLOCALS = 0x0002
 # the instructions a frame stops on when it returns or yields (3.13 reports a
@@ -619,7 +620,8 @@ def resolve_backend(name: str) -> str:
     if name == "auto":
         return "monitoring" if HAS_MONITORING else "settrace"
     if name == "monitoring" and not HAS_MONITORING:
-        raise ValueError(f"the monitoring backend needs Python 3.12+, this is {platform.python_version()}")
+        since = ".".join(map(str, MONITORING_SINCE))
+        raise ValueError(f"the monitoring backend needs Python {since}+, this is {platform.python_version()}")
     return name
 
 

@@ -71,12 +71,8 @@ def run_checked(box: Sandbox, job: Job) -> Trace:
         raise ValueError(f"the monitoring backend needs Python {since}+, the sandbox runs {python}")
     trace = box.run(job)
     outcome = trace.outcome
-    if (
-        outcome.status == "raised"
-        and not trace.events
-        and outcome.detail.startswith(("the program does not compile", "the entry"))
-    ):
-        raise ProgramError(outcome.detail)
+    if outcome.compile_error is not None:
+        raise ProgramError(outcome.detail, outcome.compile_error)
     return trace
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from sandbox.pool import BACKENDS as SANDBOX_BACKENDS
+from tracer import ProgramError
 
 from .api import check_timeout, run_checked
 
@@ -43,6 +44,10 @@ EXIT_PIPE_CLOSED = 128 + 13  # 128 + SIGPIPE, what a shell reports for a tool st
 
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit 2."""
+
+
+class ProgramRejected(UsageError):
+    """The program or its entry does not compile (``ProgramError``): nothing ran."""
 
 
 class NoSandbox(Exception):
@@ -118,7 +123,9 @@ def execute(job: Job, *, sandbox: str = "auto") -> Trace:
                 return run_checked(box, job)
         except SandboxUnavailable as exc:
             raise NoSandbox(str(exc)) from None
-        except ValueError as exc:  # ProgramError included: the program or the entry does not compile
+        except ProgramError as exc:  # the program or the entry does not compile
+            raise ProgramRejected(str(exc)) from None
+        except ValueError as exc:  # an option the sandbox cannot honour
             raise UsageError(str(exc)) from None
 
 

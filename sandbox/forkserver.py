@@ -920,13 +920,14 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     program = Program(id=str(job.get("id")), source=job.get("source", ""), entry=job.get("entry"), python=PYTHON)
     current: dict[str, Any] = {}
 
-    def end(status: str, detail: str, value: str | None = None) -> None:
+    def end(status: str, detail: str, value: str | None = None, compile_error: Any = None) -> None:
         rec = current.get("recorder")
         if rec is not None and getattr(rec, "backend", None) is not None:
             trace = rec.build(value, rec.out.text(), rec.err.text(), time.perf_counter() - rec._started)
             trace.outcome.status, trace.outcome.detail = status, detail
         else:
-            trace = Trace(program, [], Outcome(status, value=value, detail=detail))  # type: ignore[arg-type]
+            outcome = Outcome(status, value=value, detail=detail, compile_error=compile_error)  # type: ignore[arg-type]
+            trace = Trace(program, [], outcome)
         sink.finish(trace)
 
     def on_time(signum: int, frame: Any) -> None:
@@ -984,7 +985,7 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     except MemoryError:
         end("memory_limit", "ran out of memory (address-space limit)")
     except ProgramError as exc:  # does not compile: what running it would do
-        end("raised", str(exc), value=f"SyntaxError({str(exc)!r})")
+        end("raised", str(exc), value=f"SyntaxError({str(exc)!r})", compile_error=exc.part)
     except BaseException as exc:  # noqa: BLE001 - the program broke the tracer
         end("crashed", f"the tracer failed: {type(exc).__name__}: {exc}")
     end("crashed", f"the run ended without a trace ({trace.outcome.status})")

@@ -70,8 +70,31 @@ def test_record_takes_the_trace_options() -> None:
 def test_a_program_that_does_not_compile_raises_program_error() -> None:
     with pytest.raises(cwm.ProgramError, match="does not compile"):
         cwm.record("def f(:\n", "f()")
-    with pytest.raises(cwm.ProgramError, match="entry"):
+    with pytest.raises(cwm.ProgramError, match="entry") as caught:
         cwm.record("def f():\n    return 1\n", "f(")
+    assert caught.value.part == "entry"
+
+
+@pytest.mark.docker
+def test_the_sandbox_says_which_part_did_not_compile_in_the_outcome() -> None:
+    """The reason is a typed field of the contract, not a message to match (a program's own
+    SyntaxError, which compiled, is an ordinary ``raised`` with no compile_error)."""
+    jobs = [
+        cwm.Job("def f(:\n", "f()", id="source"),
+        cwm.Job("def f():\n    return 1\n", "f(", id="entry"),
+        cwm.Job("def f():\n    return 1\n", "compile('(', 'x', 'exec')", id="own"),
+        cwm.Job("def f():\n    compile('(', 'x', 'exec')\n", "f()", id="own-inside"),
+    ]
+    with cwm.Sandbox("auto") as box:
+        traces = dict(box.map(jobs))
+    assert traces["source"].outcome.compile_error == "source"
+    assert traces["entry"].outcome.compile_error == "entry"
+    for own in ("own", "own-inside"):
+        outcome = traces[own].outcome
+        assert outcome.status == "raised" and outcome.value and outcome.value.startswith("SyntaxError")
+        assert outcome.compile_error is None
+    again = cwm.Trace.from_json(traces["source"].to_json())  # the field survives JSON
+    assert again.outcome.compile_error == "source"
 
 
 @pytest.mark.docker

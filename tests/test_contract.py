@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tracer import ContractError, Trace, load_schema, read_jsonl, record, write_jsonl
+from tracer import ContractError, ProgramError, Trace, load_schema, read_jsonl, record, write_jsonl
 
 PROGRAMS = [
     ("def f(x):\n    y = [x] * 2\n    print(y)\n    return y\n", "f(3)", "returned"),
@@ -50,9 +50,31 @@ def test_schema_rejects_broken_traces(traces: list[Trace]) -> None:
         {**good, "events": [{**good["events"][0], "value": "1"}]},  # a call carries no value
         {**good, "events": [{k: v for k, v in good["events"][1].items() if k != "locals"}]},
         {k: v for k, v in good.items() if k != "program"},
+        {**good, "outcome": {**good["outcome"], "compile_error": "module"}},
     ]
     for data in broken:
         assert not validator.is_valid(data)
+    assert validator.is_valid({**good, "outcome": {**good["outcome"], "compile_error": "entry"}})
+
+
+def test_compile_error_is_typed() -> None:
+    """Which part did not compile is a field with two values, read back as it was written."""
+    trace = record("x = 1\n")
+    data = trace.to_dict()
+    data["outcome"]["compile_error"] = "source"
+    assert Trace.from_dict(data).outcome.compile_error == "source"
+    data["outcome"]["compile_error"] = "the program does not compile"
+    with pytest.raises(ContractError, match="compile_error"):
+        Trace.from_dict(data)
+
+
+def test_program_error_names_the_part() -> None:
+    with pytest.raises(ProgramError) as caught:
+        record("def f(:\n")
+    assert caught.value.part == "source"
+    with pytest.raises(ProgramError) as caught:
+        record("def f():\n    return 1\n", "f(")
+    assert caught.value.part == "entry"
 
 
 def test_unwound_return_has_no_value(traces: list[Trace]) -> None:

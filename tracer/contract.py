@@ -40,6 +40,10 @@ Status = Literal[
 # events that fit are kept and ``detail`` says how the run itself ended
 STATUSES: tuple[str, ...] = get_args(Status)
 
+# what could not be compiled, so that nothing ran: the program's source, or its entry call
+CompilePart = Literal["source", "entry"]
+COMPILE_PARTS: tuple[str, ...] = get_args(CompilePart)
+
 
 class ContractError(ValueError):
     """A dict or JSON text does not have the shape of a trace."""
@@ -87,6 +91,9 @@ class Outcome:
     events: int = 0
     seconds: float = 0.0
     detail: str = ""  # a human-readable note, e.g. which limit stopped the run
+    # set when nothing ran because this part did not compile (status "raised", value the
+    # SyntaxError, detail the message): a typed reason, so no reader matches ``detail``'s text
+    compile_error: CompilePart | None = None
 
 
 @dataclass
@@ -121,6 +128,8 @@ class Trace:
             raise ContractError(f"not a trace: {exc}") from None
         if outcome.status not in STATUSES:
             raise ContractError(f"unknown outcome status {outcome.status!r}")
+        if outcome.compile_error is not None and outcome.compile_error not in COMPILE_PARTS:
+            raise ContractError(f"unknown compile_error {outcome.compile_error!r} (one of {', '.join(COMPILE_PARTS)})")
         return cls(program, events, outcome, data.get("format", FORMAT_VERSION))
 
     # -- JSON ----------------------------------------------------------------

@@ -31,7 +31,7 @@ from operator import itemgetter
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
-from .contract import Event, Outcome, Program, Status, Trace
+from .contract import CompilePart, Event, Outcome, Program, Status, Trace
 from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
 
@@ -67,7 +67,15 @@ SETTRACE_OFF = "CPython switched settrace off near the recursion limit; later ev
 
 
 class ProgramError(ValueError):
-    """The program or its entry cannot be run at all (bad syntax, bad entry)."""
+    """The program or its entry cannot be run at all (bad syntax, bad entry).
+
+    ``part`` says which did not compile (``"source"`` or ``"entry"``); a trace
+    from the sandbox carries the same in ``Outcome.compile_error``.
+    """
+
+    def __init__(self, message: str, part: CompilePart) -> None:
+        super().__init__(message)
+        self.part: CompilePart = part
 
 
 class TracerStop(BaseException):
@@ -278,14 +286,14 @@ class Recorder:
         try:
             module = compile(self.program.source, PROGRAM_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
-            raise ProgramError(f"the program does not compile: {_syntax_message(exc)}") from None
+            raise ProgramError(f"the program does not compile: {_syntax_message(exc)}", "source") from None
         entry = None
         if self.program.entry is not None:
             try:
                 entry = compile(self.program.entry, ENTRY_FILENAME, "eval", dont_inherit=True)
             except (SyntaxError, ValueError) as exc:
                 raise ProgramError(
-                    f"the entry {self.program.entry!r} is not a Python expression: {_syntax_message(exc)}"
+                    f"the entry {self.program.entry!r} is not a Python expression: {_syntax_message(exc)}", "entry"
                 ) from None
         # only decorated definitions need the AST (to find their def line)
         def_lines = _def_lines(ast.parse(self.program.source)) if "@" in self.program.source else {}

@@ -17,6 +17,7 @@ from ..cli import (
     EXIT_RAISED,
     EXIT_RETURNED,
     SANDBOXES,
+    ProgramRejected,
     UsageError,
     execute,
     positive_int,
@@ -142,10 +143,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
     )
     try:
         trace = execute(job, sandbox=args.sandbox)
-    except UsageError as exc:
-        if str(exc).startswith(("the program does not compile", "the entry")):
-            raise UsageError(f"{args.file}: {exc}") from None
-        raise
+    except ProgramRejected as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
     fmt = args.format or ("pretty" if args.out is None and sys.stdout.isatty() else "json")
     return finish_trace(trace, fmt, args.out)
 

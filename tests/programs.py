@@ -16,8 +16,9 @@ depends on the interpreter, the backend and the tracer's own frames): its
 Where the tracer's output looked wrong (or the two backends disagree), the
 expectation encodes the *correct* behaviour and the program names the bug
 (:data:`BUGS`) in ``bugs``, for the interpreters and backends it affects;
-the tests mark those cases ``xfail`` (set ``CWM_FIDELITY_STRICT=1`` to make
-them fail instead). Where the backends differ by design (``backend_specific``),
+the tests mark those cases strictly ``xfail``: a bug that no longer shows
+where its entry says fails the suite (set ``CWM_FIDELITY_STRICT=1`` to make the
+bugs themselves fail instead). Where the backends differ by design (``backend_specific``),
 the tests that compare them skip the program.
 
 Version specs: ``"*"`` (any), ``"3.12"`` (exactly), ``"3.12+"`` (at least),
@@ -3010,10 +3011,16 @@ assert len(BY_NAME) == len(CATALOGUE), "duplicate program names"
 
 
 def mark_known_bugs(request: Any, bugs: list[str]) -> None:
-    """Mark the running test xfail for known tracer bugs (unless CWM_FIDELITY_STRICT=1)."""
+    """Mark the running test xfail for known tracer bugs (unless CWM_FIDELITY_STRICT=1).
+
+    The xfail is strict: a known bug that no longer shows (the test passes) fails
+    the suite, so a fixed bug, or a :class:`Bug` whose versions or backends are
+    wider than where it reproduces, is noticed and its entry narrowed or removed.
+    Every bug in :data:`BUGS` reproduces deterministically where its entry says.
+    """
     import os
 
     import pytest
 
     if bugs and os.environ.get("CWM_FIDELITY_STRICT") != "1":
-        request.applymarker(pytest.mark.xfail(reason="known tracer bug: " + "; ".join(bugs), strict=False))
+        request.applymarker(pytest.mark.xfail(reason="known tracer bug: " + "; ".join(bugs), strict=True))

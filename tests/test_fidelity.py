@@ -6,8 +6,8 @@ stdout on the right event), the outcome, consistent depths and frames, a
 trace valid against the JSON Schema, and no state left behind (recursion
 limit, trace function, sys.stdout, a recorder kept alive after the run). Where the interpreter has both backends,
 their traces must be identical (except for programs whose traces differ by
-design, ``backend_specific``: skipped). Known tracer bugs are ``xfail``
-(``CWM_FIDELITY_STRICT=1`` makes them fail); tests/test_cross_interpreter.py
+design, ``backend_specific``: skipped). Known tracer bugs are strict ``xfail``
+(one that no longer shows fails the suite; ``CWM_FIDELITY_STRICT=1`` makes the bugs fail); tests/test_cross_interpreter.py
 runs the same catalogue under the other interpreters.
 """
 
@@ -268,3 +268,44 @@ def test_a_capture_the_program_keeps_lets_go_of_the_run(capsys: pytest.CaptureFi
         kept.flush()
         assert capsys.readouterr().err == "after the run\n"
         assert trace.outcome.stdout == "in run\n"
+
+
+KNOWN_BUG_TESTS = """\
+from tests import programs as catalogue
+
+
+def test_bug_shows(request):
+    catalogue.mark_known_bugs(request, ["B8-monitoring-lost-event-at-recursion-limit"])
+    assert False, "the bug"
+
+
+def test_bug_fixed(request):
+    catalogue.mark_known_bugs(request, ["B8-monitoring-lost-event-at-recursion-limit"])
+"""
+
+
+@pytest.mark.parametrize("strict_env", ["", "1"])
+def test_a_known_bug_that_no_longer_shows_fails_the_suite(tmp_path: Any, strict_env: str) -> None:
+    """A known bug's xfail is strict (its fix must be noticed); CWM_FIDELITY_STRICT=1 fails on the bug itself."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "test_known.py").write_text(KNOWN_BUG_TESTS, encoding="utf-8")
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=repo, CWM_FIDELITY_STRICT=strict_env)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", str(tmp_path / "test_known.py")],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
+        timeout=120,
+    )
+    report = out.stdout
+    assert out.returncode == 1, report[-2000:]
+    if strict_env:
+        expected = ["FAILED test_known.py::test_bug_shows", "PASSED test_known.py::test_bug_fixed"]
+    else:
+        expected = ["XFAIL test_known.py::test_bug_shows", "FAILED test_known.py::test_bug_fixed", "XPASS(strict)"]
+    assert all(line in report for line in expected), report[-2000:]

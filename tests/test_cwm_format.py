@@ -16,12 +16,8 @@ from tracer.cwm_tokens import (
     ARG_SEP,
     CALL_SEP,
     CONTEXT_START,
-    EXCEPTION_SEP,
     FRAME_SEP,
-    LINE_SEP,
-    RETURN_SEP,
     SPECIAL_TOKENS,
-    START_MARKER,
 )
 
 # -- hand-built traces -------------------------------------------------------------
@@ -142,7 +138,12 @@ EXPECTED_HK_FRAMES = (
 
 
 # -- rendering -----------------------------------------------------------------------
-def test_special_tokens() -> None:
+def test_special_tokens_are_exactly_the_tokens_the_renderer_writes() -> None:
+    """A tokenizer given SPECIAL_TOKENS (in this order: their ids) knows every token of a rendering."""
+    import re
+
+    written = re.findall(r"<\|[a-z_]+\|>", render_cwm(trace_fg()) + render_cwm(trace_hk()))
+    assert sorted(set(written)) == sorted(SPECIAL_TOKENS) and len(set(SPECIAL_TOKENS)) == len(SPECIAL_TOKENS)
     assert SPECIAL_TOKENS == (
         "<|trace_context_start|>",
         "<|frame_sep|>",
@@ -153,9 +154,6 @@ def test_special_tokens() -> None:
         "<|action_sep|>",
         "<|arg_sep|>",
     )
-    assert (CONTEXT_START, FRAME_SEP, CALL_SEP, LINE_SEP) == SPECIAL_TOKENS[:4]
-    assert (RETURN_SEP, EXCEPTION_SEP, ACTION_SEP, ARG_SEP) == SPECIAL_TOKENS[4:]
-    assert START_MARKER == "  # << START_OF_TRACE"
 
 
 def test_render_exact_bytes() -> None:

@@ -71,12 +71,6 @@ def test_long_self_referencing_container_matches_repr() -> None:
         assert Renderer(200).render(value) == expected(value, 200)
 
 
-@settings(max_examples=200, deadline=None)
-@given(values)
-def test_render_is_deterministic(value: object) -> None:
-    assert Renderer(CAP).render(value) == Renderer(CAP).render(value)
-
-
 @given(st.text(alphabet="ab'\"\\\n", min_size=0, max_size=80), st.integers(min_value=8, max_value=30))
 def test_string_quotes_follow_the_whole_string(text: str, cap: int) -> None:
     # repr picks its quote from the whole string; the truncated head must agree

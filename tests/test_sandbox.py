@@ -128,8 +128,17 @@ def test_jobs_that_are_not_jobs_are_refused_at_once() -> None:
 
 
 def test_failed_results_follow_the_contract() -> None:
+    import jsonschema
+
+    from tracer import Trace, load_schema
+
     trace = failed(Job(DOUBLE, "f(1)", id="x"), "sandbox_error", "why")
     assert trace.program.id == "x" and trace.outcome.status == "sandbox_error" and trace.events == []
+    assert (trace.program.source, trace.program.entry, trace.outcome.detail) == (DOUBLE, "f(1)", "why")
+    data = trace.to_dict()
+    schema = load_schema()
+    jsonschema.validators.validator_for(schema)(schema).validate(data)
+    assert Trace.from_json(trace.to_json()).to_dict() == data
 
 
 @pytest.mark.docker

@@ -30,8 +30,11 @@ def write_jsonl(path: Path, rows: list[object]) -> Path:
     return path
 
 
-def test_source_error_is_a_value_error() -> None:
-    assert issubclass(SourceError, ValueError)
+def test_a_sources_bad_path_is_caught_as_a_value_error(tmp_path: Path) -> None:
+    """Callers that know no SourceError (benchmarks/speed/common.py) catch what a source raises as ValueError."""
+    for make in (CruxEvalSource, JsonlSource):
+        with pytest.raises(ValueError, match="no such file"):
+            make(str(tmp_path / "missing.jsonl"))
 
 
 # ---------------------------------------------------------------- CRUXEval

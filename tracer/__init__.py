@@ -10,6 +10,7 @@ under a bare interpreter (3.10 to 3.13).
 """
 
 from .contract import (
+    COMPILE_PARTS,
     EVENT_KINDS,
     SCHEMA_PATH,
     STATUSES,
@@ -37,9 +38,11 @@ from .recorder import (
     resolve_backend,
 )
 from .render import DEFAULT_CAP, Renderer
+from .types import Tracer
 
 __all__ = [
     "BACKENDS",
+    "COMPILE_PARTS",
     "DEFAULT_CAP",
     "DEFAULT_MAX_EVENTS",
     "EVENT_KINDS",
@@ -57,6 +60,7 @@ __all__ = [
     "Recorder",
     "Renderer",
     "Trace",
+    "Tracer",
     "TracerStop",
     "available_backends",
     "load_schema",

@@ -50,6 +50,8 @@ if hasattr(sys, "monitoring"):
 
 
 class MonitoringBackend:
+    """A :class:`~tracer.types.Tracer` over ``sys.monitoring`` (Python 3.12+)."""
+
     name = "monitoring"
 
     def __init__(self, recorder: Recorder) -> None:
@@ -73,6 +75,7 @@ class MonitoringBackend:
         max_events = rec.max_events
         getframe = sys._getframe
         main = get_ident()
+        line_tables: dict[CodeType, list[int]] = {}  # for JUMP: instruction index -> line, built on demand
 
         # PY_START, PY_RESUME, LINE and PY_RETURN come for every step of the program:
         # their callbacks inline the recorder's hooks (Recorder.call, line, ret), as the
@@ -196,7 +199,7 @@ class MonitoringBackend:
                     rec.line(frame, line_number)  # it stops the run
                 info = codes[code]
                 if info.filtered:
-                    state = rec._state(frame, info)
+                    state = rec.state(frame, info)
                 else:
                     state = {k: render(v) for k, v in frame.f_locals.items()}
                 printed = "".join(out) if out else None
@@ -214,9 +217,11 @@ class MonitoringBackend:
         def on_jump(code: CodeType, offset: int, destination: int) -> Any:
             if destination > offset:
                 return _DISABLE
-            info = codes[code]
-            to_line = info.line_at(code, destination)
-            if to_line != info.line_at(code, offset):
+            lines = line_tables.get(code)
+            if lines is None:
+                lines = line_tables[code] = _line_table(code)
+            to_line = lines[destination // 2]
+            if to_line != lines[offset // 2]:
                 return _DISABLE  # LINE reports it
             if get_ident() == main:
                 step(getframe(1), to_line)
@@ -294,6 +299,15 @@ class MonitoringBackend:
     def release(self) -> None:
         """After the run: let go of the callbacks (their closures refer to the recorder)."""
         self._callbacks = ()
+
+
+def _line_table(code: CodeType) -> list[int]:
+    """The line of each instruction of ``code`` (0 where it has none), by instruction index."""
+    table = [0] * (len(code.co_code) // 2)
+    for start, end, line in code.co_lines():
+        for i in range(start // 2, end // 2):
+            table[i] = line or 0
+    return table
 
 
 def _free_tool_id(mon: Any) -> int:

@@ -17,7 +17,6 @@ to get the finished trace before anything of the program is freed.
 from __future__ import annotations
 
 import ast
-import dis
 import io
 import linecache
 import platform
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .contract import CompilePart, Event, Outcome, Program, Status, Trace
 from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
+from .types import Tracer
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
 # (mypy reads them as the builtins they are: bound to variables, they are no longer types)
@@ -52,12 +52,6 @@ HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an e
 MONITORING_SINCE = (3, 12)  # the first Python with sys.monitoring, which the monitoring backend needs
 
 _CO_NEWLOCALS = 0x0002
-# the instructions a frame stops on when it returns or yields (3.13 reports a
-# yield at the RESUME after it; 3.10 a ``yield from`` at the instruction before
-# its YIELD_FROM)
-_RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
-_YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE", "RESUME", "YIELD_FROM") if n in dis.opmap)
-_YIELD_FROM = dis.opmap.get("YIELD_FROM", -1)
 _RAW = "raw"  # marks values kept unrendered (see Recorder.raw_event)
 _STATE = itemgetter(5)  # a record's locals
 # a trace switched off within this many frames of the recursion limit was switched off by
@@ -85,7 +79,7 @@ class TracerStop(BaseException):
 class CodeInfo:
     """What the hooks need to know about one code object of the program."""
 
-    __slots__ = ("call_line", "filtered", "is_module", "line_of", "name", "namespace")
+    __slots__ = ("call_line", "filtered", "is_module", "name", "namespace")
 
     def __init__(self, code: CodeType, def_lines: dict[int, int]) -> None:
         self.name = name = code.co_name
@@ -99,16 +93,6 @@ class CodeInfo:
             first = min((ln for _, _, ln in code.co_lines() if ln), default=1)
         # a decorated def starts at its first decorator: point at the def line
         self.call_line = def_lines.get(first, first)
-        self.line_of: list[int] | None = None  # instruction index -> line, built on demand
-
-    def line_at(self, code: CodeType, offset: int) -> int:
-        if self.line_of is None:
-            table = [0] * (len(code.co_code) // 2)
-            for start, end, line in code.co_lines():
-                for i in range(start // 2, end // 2):
-                    table[i] = line or 0
-            self.line_of = table
-        return self.line_of[offset // 2]
 
 
 def program_codes(code: CodeType) -> list[CodeType]:
@@ -309,7 +293,8 @@ class Recorder:
     # -- run -------------------------------------------------------------------
     def run(self) -> Trace:
         module, entry = self.compile()
-        self.backend = backend = _load_backend(self.backend_name)(self)
+        self.backend: Tracer = _load_backend(self.backend_name)(self)
+        backend = self.backend
         self.out = out = _Capture(self, self.max_output, is_stdout=True)
         self.err = err = _Capture(self, self.max_output, is_stdout=False)
         self._saved_streams = saved = sys.stdout, sys.stderr, sys.stdin
@@ -474,7 +459,7 @@ class Recorder:
         raise TracerStop(detail)
 
     # -- hooks called by the backends -------------------------------------------
-    def _state(self, frame: FrameType, info: CodeInfo) -> dict[str, str]:
+    def state(self, frame: FrameType, info: CodeInfo) -> dict[str, str]:
         """The rendered locals of ``frame`` (the backends inline the unfiltered case)."""
         render = self.render
         names = frame.f_locals
@@ -501,7 +486,7 @@ class Recorder:
         if len(records) >= self.max_events:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        state = self._state(frame, info)
+        state = self.state(frame, info)
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         depth = self.depth + 1  # set once the event is made (at the recursion limit, making it may fail)
@@ -515,7 +500,7 @@ class Recorder:
         if len(records) >= self.max_events:
             self.stop("step_limit", f"stopped after {self.max_events} events (max_events)")
         info = self.codes[frame.f_code]
-        state = self._state(frame, info)
+        state = self.state(frame, info)
         out = self.pending_out
         printed = "".join(out) if out else None  # out is cleared once the event is in
         records.append(("line", line, self.text[line], info.name, self.depth, state, None, printed))
@@ -587,25 +572,6 @@ class Recorder:
         if len(self.internal_errors) < 10:
             self.internal_errors.append(f"{type(exc).__name__}: {exc}")
 
-    def is_unwinding(self, frame: FrameType) -> bool:
-        """For settrace, on a ``return`` with no value: is an exception leaving the frame?
-
-        settrace reports both as ``return None``; the instruction the frame
-        stopped on tells them apart. At a return instruction it returned; at a
-        yield it yielded, unless an exception was thrown in there (``close()``,
-        ``throw()``), which the frame's last event then shows; anywhere else
-        (a ``finally`` re-raising, say) an exception is leaving it.
-        """
-        code = frame.f_code.co_code
-        lasti = frame.f_lasti
-        op = code[lasti] if 0 <= lasti < len(code) else -1
-        if op in _RETURN_OPS:
-            return False
-        if op in _YIELD_OPS or (lasti + 2 < len(code) and code[lasti + 2] == _YIELD_FROM):
-            last = self.records[-1] if self.records else None
-            return last is not None and last[0] == "exception" and last[4] == self.depth
-        return True
-
 
 def utf8_size(s: str) -> int:
     """The bytes ``s`` takes in UTF-8 (a lone surrogate counted as the 3 it takes escaped)."""
@@ -637,7 +603,7 @@ def available_backends() -> list[str]:
     return ["settrace", "monitoring"] if HAS_MONITORING else ["settrace"]
 
 
-def _load_backend(name: str) -> Any:
+def _load_backend(name: str) -> type[Tracer]:
     if name == "monitoring":
         from .monitoring_backend import MonitoringBackend
 

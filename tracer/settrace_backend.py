@@ -7,6 +7,7 @@ library and builtin internals are never stepped into.
 
 from __future__ import annotations
 
+import dis
 import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,20 @@ from typing import TYPE_CHECKING, Any
 # no function, is the fastest way to render a frame's locals; before, dict(zip(map))
 INLINED_COMPREHENSIONS = sys.version_info >= (3, 12)
 
+# the instructions a frame stops on when it returns or yields (3.13 reports a
+# yield at the RESUME after it; 3.10 a ``yield from`` at the instruction before
+# its YIELD_FROM)
+_RETURN_OPS = frozenset(dis.opmap[n] for n in ("RETURN_VALUE", "RETURN_CONST") if n in dis.opmap)
+_YIELD_OPS = frozenset(dis.opmap[n] for n in ("YIELD_VALUE", "RESUME", "YIELD_FROM") if n in dis.opmap)
+_YIELD_FROM = dis.opmap.get("YIELD_FROM", -1)
+
 if TYPE_CHECKING:
     from .recorder import Recorder
 
 
 class SettraceBackend:
+    """A :class:`~tracer.types.Tracer` over ``sys.settrace``."""
+
     name = "settrace"
 
     def __init__(self, recorder: Recorder) -> None:
@@ -39,6 +49,7 @@ class SettraceBackend:
         render = rec.render
         out = rec.pending_out
         max_events = rec.max_events
+        is_unwinding = self.is_unwinding
 
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
@@ -48,7 +59,7 @@ class SettraceBackend:
                         rec.line(frame, frame.f_lineno)  # it stops the run
                     info = codes[frame.f_code]
                     if info.filtered:
-                        state = rec._state(frame, info)
+                        state = rec.state(frame, info)
                     else:
                         names = frame.f_locals
                         if INLINED_COMPREHENSIONS:
@@ -62,7 +73,7 @@ class SettraceBackend:
                         out.clear()
                 elif event == "return":
                     if len(records) >= max_events or arg is None:
-                        rec.ret(frame, arg, arg is None and rec.is_unwinding(frame))
+                        rec.ret(frame, arg, arg is None and is_unwinding(frame))
                     else:  # Recorder.ret, inlined
                         printed = "".join(out) if out else None  # out is cleared once the event is in
                         lineno = frame.f_lineno
@@ -80,7 +91,7 @@ class SettraceBackend:
                     if event == "line":
                         rec.raw_event("line", frame, frame.f_lineno)
                     elif event == "return":
-                        rec.raw_event("return", frame, frame.f_lineno, arg, arg is None and rec.is_unwinding(frame))
+                        rec.raw_event("return", frame, frame.f_lineno, arg, arg is None and is_unwinding(frame))
                     elif event == "exception":
                         rec.raw_event("exception", frame, frame.f_lineno, arg[1])
                 except RecursionError:
@@ -129,6 +140,26 @@ class SettraceBackend:
         self._local = local_trace
         self._halted = False
         sys.settrace(global_trace)
+
+    def is_unwinding(self, frame: FrameType) -> bool:
+        """On a ``return`` with no value: is an exception leaving the frame?
+
+        settrace reports both as ``return None``; the instruction the frame
+        stopped on tells them apart. At a return instruction it returned; at a
+        yield it yielded, unless an exception was thrown in there (``close()``,
+        ``throw()``), which the frame's last event then shows; anywhere else
+        (a ``finally`` re-raising, say) an exception is leaving it.
+        """
+        code = frame.f_code.co_code
+        lasti = frame.f_lasti
+        op = code[lasti] if 0 <= lasti < len(code) else -1
+        if op in _RETURN_OPS:
+            return False
+        if op in _YIELD_OPS or (lasti + 2 < len(code) and code[lasti + 2] == _YIELD_FROM):
+            rec = self.recorder
+            last = rec.records[-1] if rec.records else None
+            return last is not None and last[0] == "exception" and last[4] == rec.depth
+        return True
 
     def halt(self) -> None:
         """End tracing now: the recorder is stopping the run at a limit.

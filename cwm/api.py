@@ -13,10 +13,6 @@ from tracer import record as _record_in_process
 if TYPE_CHECKING:
     from sandbox import Job, Sandbox
 
-# the run's wall clock and CPU time, in seconds: below the minimum a job ends
-# before its program starts; far above the maximum, system calls overflow
-TIMEOUT_RANGE = (0.05, 7 * 24 * 3600.0)
-
 
 def record(
     source: str,
@@ -77,7 +73,9 @@ def run_checked(box: Sandbox, job: Job) -> Trace:
 
 
 def check_timeout(seconds: float) -> float:
-    """``seconds`` if it is a usable timeout (see ``TIMEOUT_RANGE``), else ``ValueError``."""
+    """``seconds`` if it is a usable timeout (see ``sandbox.job.TIMEOUT_RANGE``), else ``ValueError``."""
+    from sandbox.job import TIMEOUT_RANGE
+
     low, high = TIMEOUT_RANGE
     if not low <= seconds <= high:  # also refuses nan
         raise ValueError(f"the timeout must be from {low:g} to {high:g} seconds, got {seconds:g}")

@@ -65,7 +65,7 @@ IMAGE_USER = "65534:65534"  # nobody:nogroup
 IMAGE_ENV = {
     "PYTHONHASHSEED": "0",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONPATH": "/opt/cwm",
+    "PYTHONPATH": MOUNT_DIR,
     # what python:3.13-slim sets too, so both recipes give programs the same environment
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",

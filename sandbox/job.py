@@ -6,7 +6,7 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS
+from tracer import DEFAULT_CAP, DEFAULT_MAX_EVENTS, DEFAULT_MAX_OUTPUT
 
 # the largest value of each limit: past these, system calls overflow (seconds) or the
 # job's journal would not fit in its address space (bytes)
@@ -19,6 +19,10 @@ LIMIT_MAX: dict[str, float] = {
     "max_trace_bytes": 1 << 31,
 }
 
+# a usable timeout (wall clock and CPU time), in seconds: below the minimum a job ends
+# before its program starts
+TIMEOUT_RANGE = (0.05, min(LIMIT_MAX["wall_seconds"], LIMIT_MAX["cpu_seconds"]))
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -28,7 +32,7 @@ class Limits:
     cpu_seconds: float = 5.0
     memory_mb: int = 512
     max_events: int = DEFAULT_MAX_EVENTS
-    max_output_bytes: int = 1_000_000
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT  # of stdout, and of stderr
     max_trace_bytes: int = 16_000_000
 
     def __post_init__(self) -> None:

@@ -29,6 +29,7 @@ from .cwm_tokens import SPECIAL_TOKENS
 from .recorder import (
     BACKENDS,
     DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_OUTPUT,
     MONITORING_SINCE,
     ProgramError,
     Recorder,
@@ -45,6 +46,7 @@ __all__ = [
     "COMPILE_PARTS",
     "DEFAULT_CAP",
     "DEFAULT_MAX_EVENTS",
+    "DEFAULT_MAX_OUTPUT",
     "EVENT_KINDS",
     "MONITORING_SINCE",
     "SCHEMA_PATH",

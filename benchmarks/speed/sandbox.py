@@ -99,7 +99,7 @@ from benchmarks.speed.common import (
     stderr_log,
     write_json,
 )
-from sandbox import Job, Limits, Sandbox, SandboxUnavailable
+from sandbox import BACKENDS, Job, Limits, Sandbox, SandboxUnavailable
 from tracer import DEFAULT_CAP, Trace
 
 # the targets
@@ -422,7 +422,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, arg
         description="Jobs per second tracing every CRUXEval sample through the sandbox pool, against one "
         "`docker run` per job, in one run; job latency and memory per container.",
     )
-    parser.add_argument("--backend", choices=("docker", "process"), default="docker", help="the pool's backend")
+    parser.add_argument(
+        "--backend",
+        choices=[b for b in BACKENDS if b not in ("auto", "none")],
+        default="docker",
+        help="the pool's backend",
+    )
     parser.add_argument(
         "--workers",
         type=_parse_workers,

@@ -12,10 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.job import Limits
+from sandbox.job import TIMEOUT_RANGE, Limits
 from tracer import DEFAULT_MAX_EVENTS
 
-from ..api import TIMEOUT_RANGE
 from ..cli import (
     EXIT_INTERRUPTED,
     SANDBOXES,

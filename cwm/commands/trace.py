@@ -8,10 +8,9 @@ import stat
 import sys
 from pathlib import Path
 
-from sandbox.job import Job, Limits
+from sandbox.job import TIMEOUT_RANGE, Job, Limits
 from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Renderer, Trace
 
-from ..api import TIMEOUT_RANGE
 from ..cli import (
     EXIT_LIMIT,
     EXIT_RAISED,

@@ -209,7 +209,7 @@ def test_the_slurm_script_starts_one_launch_per_node_with_its_rank(tmp_path: Pat
     stand_ins = {
         "scontrol": '[ "$1 $2" = "show hostnames" ] && [ "$3" = "gpu[07-08]" ] && printf "gpu07\\ngpu08\\n"',
         # srun OPTIONS... COMMAND...: skip the options, run the command on "each node"
-        "srun": 'while [ "${1#-}" != "$1" ]; do shift; done\n'
+        "srun": f'while [ "${{1#-}}" != "$1" ]; do echo "$1" >> {shlex.quote(str(calls))}/srun; shift; done\n'
         'for node in 0 1; do SLURM_NODEID=$node "$@" || exit 1; done',
         "accelerate": f'printf "%s\\n" "$@" > {shlex.quote(str(calls))}/node$SLURM_NODEID',
     }
@@ -221,6 +221,7 @@ def test_the_slurm_script_starts_one_launch_per_node_with_its_rank(tmp_path: Pat
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "SLURM_JOB_NODELIST": "gpu[07-08]",
         "SLURM_NNODES": "2",
+        "SLURM_CPUS_PER_TASK": "32",
         "SLURM_JOB_ID": "123",
         "SLURM_JOB_NAME": "cwm-train",
         "SLURM_SUBMIT_DIR": str(tmp_path),
@@ -235,6 +236,8 @@ def test_the_slurm_script_starts_one_launch_per_node_with_its_rank(tmp_path: Pat
     )
     assert (tmp_path / "logs").is_dir()
     assert (tmp_path / "runs" / "cwm-train-123").is_dir()
+    srun_options = (calls / "srun").read_text().splitlines()
+    assert {"--ntasks-per-node=1", "--cpus-per-task=32"} <= set(srun_options), srun_options
     for rank in (0, 1):
         argv = (calls / f"node{rank}").read_text().splitlines()
         assert argv[0] == "launch"

@@ -17,5 +17,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev,data]'
+# torch first, pinned: where it is on disk as a CPU wheel (this project's machines) pip takes
+# that; on a GPU box it is the CUDA build. Then cwm with every extra.
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  .venv/bin/python -m pip install --quiet "torch==${CWM_TORCH_VERSION:-2.13.0}"
+fi
+.venv/bin/python -m pip install --quiet -e '.[dev,data,train]'
 echo "setup: ready ($(.venv/bin/python --version), cwm in .venv/bin/cwm)"

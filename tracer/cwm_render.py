@@ -25,7 +25,7 @@ Standard library only: this module runs inside the sandbox too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .contract import Event, Trace
 from .cwm_tokens import (
@@ -76,31 +76,37 @@ def render_frame(event: Event, shown_locals: dict[str, str] | None = None) -> st
     return token + action + ARG_SEP + json.dumps(event.value) + FRAME_SEP
 
 
-def render_cwm_events(events: Iterable[Event]) -> str:
-    """The frames of ``events``, with line-frame locals compressed to ``".."``.
+def shown_locals(events: Iterable[Event]) -> Iterator[tuple[Event, dict[str, str] | None]]:
+    """Each event with the locals its frame writes (``".."`` for a value the reader knows).
 
     The running ``scope`` is exactly what CWM's debugger finds by walking back:
     it is reset to the call frame's locals on a call, emptied on a return,
-    updated by line frames, and left alone by exception frames.
+    updated by line frames, and left alone by exception frames. Return and
+    exception frames write no locals (``None``). Started in the middle of a
+    trace, the first line frame writes every value in full.
     """
-    parts: list[str] = []
     scope: dict[str, str] = {}
     for event in events:
         if event.kind == "call":
             full = dict(event.locals or {})
-            parts.append(render_frame(event, full))
+            yield event, full
             scope = full
         elif event.kind == "line":
             full = event.locals or {}
-            shown = {name: SAME if name in scope and scope[name] == value else value for name, value in full.items()}
-            parts.append(render_frame(event, shown))
+            yield (
+                event,
+                {name: SAME if name in scope and scope[name] == value else value for name, value in full.items()},
+            )
             scope.update(full)
-        elif event.kind == "return":
-            parts.append(render_frame(event))
-            scope = {}
         else:
-            parts.append(render_frame(event))
-    return "".join(parts)
+            yield event, None
+            if event.kind == "return":
+                scope = {}
+
+
+def render_cwm_events(events: Iterable[Event]) -> str:
+    """The frames of ``events``, with line-frame locals compressed to ``".."`` (see :func:`shown_locals`)."""
+    return "".join(render_frame(event, shown) for event, shown in shown_locals(events))
 
 
 def render_cwm(trace: Trace, *, context: bool = True) -> str:

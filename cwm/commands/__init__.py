@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import dataset, sandbox, trace
+from . import dataset, sandbox, trace, train
 
 # in the order `cwm --help` lists them
 GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     trace.register,
     sandbox.register,
     dataset.register,
+    train.register,
 )

@@ -1,0 +1,82 @@
+"""``cwm train RECIPE.yaml [key=value ...]`` and ``cwm train merge RUN --out DIR``.
+
+The work is ``training``'s (recipe, trainer); this module only reads the
+command line and turns a recipe's problems into one-line errors (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cli import EXIT_INTERRUPTED, UsageError
+
+TRAIN_EPILOG = """\
+recipes (training/recipes/):
+  tiny-cpu.yaml                 a small Qwen2 built from a config, a BPE tokenizer trained on the data: CPU, no download
+  smollm2-360m-lora.yaml        SmolLM2-360M with LoRA
+  qwen2.5-coder-1.5b-lora.yaml  the GPU-box recipe: bf16, sequence 4096, packing
+  qwen2.5-coder-7b-qlora.yaml   one 24 GB GPU, 4-bit base (CUDA only)
+
+overrides (key=value, dotted, read as YAML): optim.lr=1e-4 data.path=out/traces output.dir=runs/x
+
+A run is checkpointed every output.save_every_steps steps and at the end; stop it at any
+moment and continue it with --resume (same recipe and dataset, same data order).
+Under accelerate (one GPU, DDP, FSDP, DeepSpeed; see training/accelerate/README.md):
+  accelerate launch --config_file training/accelerate/ddp.yaml -m cwm train RECIPE.yaml
+
+examples:
+  cwm train training/recipes/tiny-cpu.yaml data.path=out/traces
+  cwm train training/recipes/tiny-cpu.yaml --resume
+  cwm train merge runs/qwen-1.5b --out merged/qwen-1.5b-cwm
+"""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="fine-tune a language model on a trace dataset (LoRA, QLoRA, full), or merge an adapter",
+        description="Fine-tune a causal language model on a trace dataset from a YAML recipe, "
+        "or (`cwm train merge RUN --out DIR`) merge a LoRA run's adapter into its base model.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("recipe", metavar="RECIPE.yaml", help="the recipe (or `merge`, then the run directory)")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="recipe values to override")
+    train.add_argument("--resume", action="store_true", help="continue the run in output.dir from its last checkpoint")
+    train.add_argument("--out", metavar="DIR", help="for merge: where the merged model is written")
+    train.add_argument("--no-progress", action="store_true", help="no progress lines")
+    train.set_defaults(handler=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.recipe import RecipeError
+
+    try:
+        if args.recipe == "merge":
+            return _merge(args)
+        if args.out is not None:
+            raise UsageError("--out is for `cwm train merge RUN --out DIR`; a run's directory is output.dir")
+        from training.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe, args.overrides)
+        from training.trainer import train
+
+        result = train(recipe, resume=args.resume, progress=not args.no_progress)
+    except RecipeError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("cwm train: interrupted; continue with --resume (from the last checkpoint)")
+        return EXIT_INTERRUPTED
+    print(result.final_dir)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    if len(args.overrides) != 1 or args.out is None:
+        raise UsageError("usage: cwm train merge RUN --out DIR")
+    if args.resume:
+        raise UsageError("--resume is for training, not merge")
+    from training.trainer import merge
+
+    print(merge(args.overrides[0], args.out))
+    return 0

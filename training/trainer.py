@@ -1,0 +1,484 @@
+"""`cwm train`: fine-tune a causal LM on a trace dataset, read top to bottom (nanoGPT's way).
+
+1. check the recipe's dataset and the run directory (a resume must find the
+   same recipe and the same data);
+2. the tokenizer (loaded, or trained on the training split) with the CWM
+   tokens, and the model (loaded, or built from a config), embeddings resized;
+3. the examples (:mod:`training.tokenized`, cached), train and validation;
+4. TRL's ``SFTTrainer`` on them: completion-only loss from our
+   ``completion_mask`` (the windows decide which frames take loss, so the
+   data comes tokenized and TRL does not re-tokenize it), packing by
+   best-fit decreasing with position ids per example, so no attention
+   crosses examples; LoRA through peft, or full fine-tuning;
+5. checkpoints every N steps and at the end, each with the tokenizer, the
+   recipe and the dataset's fingerprint; evaluation adds the teacher-forced
+   next-frame exact match (:mod:`training.metrics`) beside the loss, and
+   the ``copy`` baseline's on the same frames; curves as PNG at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.data.build import DatasetError
+
+from . import metrics
+from .model import (
+    add_cwm_tokens,
+    build_tiny,
+    load_model,
+    load_tokenizer,
+    lora_config,
+    resize,
+    resolve_attention,
+    resolve_dtype,
+    train_tokenizer,
+)
+from .recipe import Recipe, RecipeError
+from .tokenized import TokenizedSplit, load_traces, tokenize
+
+RUN_FILE = "cwm_run.json"  # in the run directory and in every checkpoint: recipe, fingerprints
+TOKENIZER_DIR = "tokenizer"
+FINAL_DIR = "final"
+
+
+@dataclass
+class RunResult:
+    output_dir: Path
+    final_dir: Path
+    train_loss: float | None
+    eval: dict[str, float]
+    copy: dict[str, float]
+    steps: int
+    stopped_by_budget: bool
+
+
+def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> RunResult:
+    out = Path(recipe.output.dir)
+    # -- 1. the data and the run directory, before anything heavy loads ------------------
+    try:
+        train_traces = load_traces(recipe.data.path, recipe.data.train_split, recipe.data.max_train_traces)
+        eval_traces = load_traces(recipe.data.path, recipe.data.eval_split, recipe.data.max_eval_traces)
+    except DatasetError as exc:
+        raise RecipeError(f"data.path: {exc}") from None
+    run_info = {
+        "recipe": recipe.to_json(),
+        "recipe_fingerprint": recipe.fingerprint(),
+        "dataset_fingerprint": train_traces._fingerprint,
+        "dataset": str(recipe.data.path),
+    }
+    last_checkpoint = _check_run_dir(out, run_info, resume)
+
+    # -- 2. tokenizer and model ---------------------------------------------------------
+    import torch
+    from transformers import set_seed
+
+    set_seed(recipe.optim.seed)
+    if recipe.model.tiny is not None and recipe.method != "full":
+        raise RecipeError(
+            "model.tiny builds a random model: train it with method: full (LoRA needs a trained base; "
+            "point model.name at a run's final/ folder for that)"
+        )
+    tokenizer = _tokenizer(recipe, out, train_traces, resume)
+    new_tokens = add_cwm_tokens(tokenizer)
+    if recipe.model.tiny is not None:
+        attention = resolve_attention(recipe.model.attention)
+        model = build_tiny(
+            recipe.model.tiny, tokenizer, recipe.sequence.max_length, resolve_dtype(recipe.model.dtype), attention
+        )
+    else:
+        model = load_model(recipe.model, quantized=recipe.method == "qlora")
+    resize(model, tokenizer)
+
+    # -- 3. examples --------------------------------------------------------------------
+    length, overlap = recipe.sequence.max_length, recipe.sequence.overlap
+    train_split = tokenize(train_traces, tokenizer, length, overlap)
+    eval_split = tokenize(eval_traces, tokenizer, length, overlap)
+    if len(train_split.dataset) == 0:
+        raise RecipeError(
+            f"sequence.max_length {length} is too short for any example of {recipe.data.train_split!r}: "
+            f"{train_split.report.summary()}"
+        )
+    _say(progress, f"train: {train_split.report.summary()}")
+    _say(progress, f"eval:  {eval_split.report.summary()}")
+    eval_examples = eval_split.examples()
+    copy = _copy_on_same_frames(eval_traces, eval_split)
+    _say(progress, f"copy baseline on {recipe.data.eval_split!r}: {_figures(copy)}")
+
+    # -- 4. the trainer -----------------------------------------------------------------
+    from trl import SFTConfig
+
+    use_cuda = torch.cuda.is_available()
+    bf16 = resolve_dtype(recipe.model.dtype) == torch.bfloat16
+    report_to = (["tensorboard"] if recipe.logging.tensorboard else []) + (
+        ["wandb"] if recipe.logging.wandb and _installed("wandb") else []
+    )
+    args = SFTConfig(
+        output_dir=str(out),
+        max_length=length,
+        packing=recipe.sequence.packing,
+        packing_strategy="bfd",  # whole examples, position ids restart per example: no cross attention
+        padding_free=recipe.sequence.packing,
+        completion_only_loss=True,
+        per_device_train_batch_size=recipe.optim.batch_size,
+        per_device_eval_batch_size=recipe.eval.batch_size,
+        gradient_accumulation_steps=recipe.optim.grad_accum,
+        learning_rate=recipe.optim.lr,
+        weight_decay=recipe.optim.weight_decay,
+        adam_beta1=recipe.optim.betas[0],
+        adam_beta2=recipe.optim.betas[1],
+        max_grad_norm=recipe.optim.max_grad_norm,
+        lr_scheduler_type=recipe.optim.scheduler,
+        warmup_steps=recipe.optim.warmup_ratio,  # a float below 1: a share of the steps
+        num_train_epochs=recipe.optim.epochs,
+        max_steps=recipe.optim.max_steps,
+        seed=recipe.optim.seed,
+        data_seed=recipe.optim.seed,
+        logging_steps=recipe.logging.every_steps,
+        save_strategy="steps" if recipe.output.save_every_steps else "no",
+        save_steps=recipe.output.save_every_steps or 500,
+        save_total_limit=recipe.output.keep_checkpoints,
+        eval_strategy="steps" if recipe.eval.every_steps else "no",
+        eval_steps=recipe.eval.every_steps,
+        report_to=report_to,
+        gradient_checkpointing=recipe.model.gradient_checkpointing,
+        bf16=bf16,
+        use_cpu=not use_cuda,
+        disable_tqdm=True,  # the progress line below says step, loss, tokens/s and ETA
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
+    columns = ["input_ids", "completion_mask"]
+    train_data = train_split.dataset.select_columns(columns)
+    eval_data = eval_split.dataset.select_columns(columns) if len(eval_split.dataset) else None
+    peft = lora_config(recipe.lora, model, new_tokens) if recipe.method in ("lora", "qlora") else None
+    budget = _Budget(recipe.time_budget_minutes)
+    trainer = _Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
+        processing_class=tokenizer,
+        peft_config=peft,
+        callbacks=[_Progress(progress), budget, _EvalClock(recipe.eval.every_minutes), _RunFiles(run_info, tokenizer)],
+        cwm_eval=(eval_examples, recipe.eval.batch_size, tokenizer.pad_token_id),
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # the progress line says it in one line
+
+    # -- 5. train, save, evaluate, plot ---------------------------------------------------
+    result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    final = out / FINAL_DIR
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    _write_json(final / RUN_FILE, run_info)
+    evaluation = trainer.evaluate() if eval_data is not None else {}
+    figures = {k.removeprefix("eval_next_frame_"): v for k, v in evaluation.items() if "next_frame" in k}
+    summary = {
+        "train_loss": result.training_loss,
+        "steps": trainer.state.global_step,
+        "eval": evaluation,
+        "copy": copy,
+        "stopped_by_budget": budget.stopped,
+        "examples": {"train": train_split.report.__dict__, "eval": eval_split.report.__dict__},
+    }
+    _write_json(out / "summary.json", summary)
+    plot_curves(trainer.state.log_history, out / "curves.png", copy)
+    _say(progress, f"model on {recipe.data.eval_split!r}: {_figures(figures)}  (copy: {_figures(copy)})")
+    _say(progress, f"saved {final}")
+    return RunResult(out, final, result.training_loss, evaluation, copy, trainer.state.global_step, budget.stopped)
+
+
+# -- the pieces ---------------------------------------------------------------------------
+def _make_trainer_class() -> type:
+    from trl import SFTTrainer
+
+    class CWMTrainer(SFTTrainer):  # type: ignore[misc]
+        """SFTTrainer whose evaluation also reports the teacher-forced next-frame exact match."""
+
+        def __init__(self, *args: Any, cwm_eval: tuple[list[Any], int, int] = ([], 8, 0), **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.cwm_eval_examples, self.cwm_eval_batch, self.cwm_pad = cwm_eval
+
+        def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> Any:
+            found = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix) if self.eval_dataset else {}
+            if self.cwm_eval_examples and self.is_world_process_zero():
+                figures = metrics.teacher_forced(
+                    self.model, self.cwm_eval_examples, batch_size=self.cwm_eval_batch, pad_id=self.cwm_pad
+                )
+                extra = {f"{metric_key_prefix}_next_frame_{k}": v for k, v in figures.items()}
+                self.log(extra)
+                found.update(extra)
+            return found
+
+    return CWMTrainer
+
+
+def _Trainer(**kwargs: Any) -> Any:
+    return _make_trainer_class()(**kwargs)
+
+
+def _check_run_dir(out: Path, run_info: dict[str, Any], resume: bool) -> str | None:
+    """The checkpoint to resume from (None: a fresh run); refuses a resume that would not match."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    saved = out / RUN_FILE
+    if not resume:
+        if saved.exists() or (out.is_dir() and get_last_checkpoint(str(out))):
+            raise RecipeError(f"output.dir {out} holds a run already: pass --resume to continue it, or choose another")
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(saved, run_info)
+        return None
+    if not saved.exists():
+        raise RecipeError(f"--resume: {out} holds no run to continue (no {RUN_FILE})")
+    before = json.loads(saved.read_text())
+    if before.get("recipe_fingerprint") != run_info["recipe_fingerprint"]:
+        changed = _differences(before.get("recipe", {}), run_info["recipe"])
+        raise RecipeError(f"--resume: the recipe differs from the run's in {', '.join(changed) or 'its settings'}")
+    if before.get("dataset_fingerprint") != run_info["dataset_fingerprint"]:
+        raise RecipeError(f"--resume: the dataset differs from the run's ({before.get('dataset')} when it started)")
+    return get_last_checkpoint(str(out))  # None: killed before the first checkpoint, so it starts over
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        if key in ("output", "time_budget_minutes", "logging", "eval"):
+            continue
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys += _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            keys.append(prefix + key)
+    return keys
+
+
+def _tokenizer(recipe: Recipe, out: Path, train_traces: Any, resume: bool) -> Any:
+    saved = out / TOKENIZER_DIR
+    if recipe.model.train_tokenizer is not None:
+        if resume and saved.exists():
+            return load_tokenizer(str(saved))
+        from tracer import render_cwm
+        from training.data.table import row_trace
+
+        settings = recipe.model.train_tokenizer
+        rows = (
+            train_traces
+            if settings.max_traces is None
+            else train_traces.select(range(min(settings.max_traces, len(train_traces))))
+        )
+        texts = (render_cwm(row_trace(row)) for row in rows)
+        tokenizer = train_tokenizer(texts, settings.vocab_size)
+        tokenizer.save_pretrained(str(saved))
+        return tokenizer
+    return load_tokenizer(recipe.model.tokenizer or recipe.model.name or "")
+
+
+def _copy_on_same_frames(traces: Any, split: TokenizedSplit) -> dict[str, float]:
+    """The copy baseline over exactly the frames the model is scored on."""
+    from training.data.table import row_trace
+
+    scored: dict[str, set[int]] = {}
+    for trace_id, indices in zip(split.dataset["trace_id"], split.dataset["span_index"], strict=True):
+        scored.setdefault(trace_id, set()).update(i for i in indices if i > 0)
+    per_trace = []
+    for row in traces:
+        trace = row_trace(row)
+        only = scored.get(trace.program.id)
+        if only:
+            per_trace.append(metrics.copy_scores(trace, only))
+    return metrics.macro(per_trace)
+
+
+def _figures(figures: dict[str, float]) -> str:
+    if not figures:
+        return "n/a"
+    return (
+        f"next-frame exact {figures.get('exact', 0):.1f}% (kind+action {figures.get('kind_action', 0):.1f}%, "
+        f"kind+state {figures.get('kind_state', 0):.1f}%) over {int(figures.get('frames', 0))} frames"
+    )
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _say(enabled: bool, text: str) -> None:
+    if enabled:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+# what the progress line shows of a log, and as what
+_SHOWN = {
+    "loss": "loss",
+    "learning_rate": "lr",
+    "eval_loss": "eval loss",
+    "eval_next_frame_exact": "next-frame exact %",
+    "eval_next_frame_kind_action": "kind+action %",
+    "eval_next_frame_kind_state": "kind+state %",
+}
+
+
+class _Progress(_callback_base()):  # type: ignore[misc]
+    """One line per log: step, loss, tokens/s (not padding), ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.first_step = 0
+        self.first_tokens = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.monotonic()
+        self.first_step = state.global_step
+        self.first_tokens = state.num_input_tokens_seen
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if not self.enabled or not state.is_world_process_zero or not logs:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        done = state.global_step - self.first_step
+        rate = (state.num_input_tokens_seen - self.first_tokens) / elapsed
+        left = (state.max_steps - state.global_step) * elapsed / done if done else math.nan
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        parts += [f"{_SHOWN[k]} {logs[k]:.4g}" for k in _SHOWN if isinstance(logs.get(k), (int, float))]
+        parts.append(f"{rate:,.0f} tokens/s")
+        if not math.isnan(left):
+            parts.append(f"ETA {int(left) // 60}m{int(left) % 60:02d}s")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+class _Budget(_callback_base()):  # type: ignore[misc]
+    """Stops (and saves) the run when its time budget is spent."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.seconds = None if minutes is None else minutes * 60
+        self.started = time.monotonic()
+        self.stopped = False
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.monotonic()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.seconds is not None and time.monotonic() - self.started >= self.seconds:
+            self.stopped = True
+            control.should_training_stop = True
+            control.should_save = True
+
+
+class _EvalClock(_callback_base()):  # type: ignore[misc]
+    """Evaluates every ``minutes`` of training (the figures at 10, 20, 30... minutes)."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.seconds = None if minutes is None else minutes * 60
+        self.started = time.monotonic()
+        self.done = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.started = time.monotonic()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.seconds is None:
+            return
+        due = int((time.monotonic() - self.started) // self.seconds)
+        if due > self.done:
+            self.done = due
+            control.should_evaluate = True
+            state.log_history.append({"step": state.global_step, "train_minutes": round(due * self.seconds / 60, 2)})
+
+
+class _RunFiles(_callback_base()):  # type: ignore[misc]
+    """Every checkpoint also holds the tokenizer, the recipe and the dataset's fingerprint."""
+
+    def __init__(self, run_info: dict[str, Any], tokenizer: Any) -> None:
+        self.run_info = run_info
+        self.tokenizer = tokenizer
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            self.tokenizer.save_pretrained(str(checkpoint))
+            _write_json(checkpoint / RUN_FILE, self.run_info)
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, copy: dict[str, float]) -> None:
+    """Loss and the next-frame exact match against steps, as a PNG beside the run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in (("loss", "train loss"), ("eval_loss", "eval loss")):
+        points = [(h["step"], h[key]) for h in history if key in h]
+        if points:
+            left.plot(*zip(*points, strict=True), label=label, marker="." if key == "eval_loss" else None)
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.legend()
+    for part in metrics.PARTS:
+        key = f"eval_next_frame_{part}"
+        points = [(h["step"], h[key]) for h in history if key in h]
+        if points:
+            line = right.plot(*zip(*points, strict=True), marker="o", label=f"model {part}")[0]
+            if part in copy:
+                right.axhline(copy[part], linestyle="--", color=line.get_color(), label=f"copy {part}")
+    right.set_xlabel("step")
+    right.set_ylabel("teacher-forced next-frame match (%)")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def merge(run: str | Path, out: str | Path) -> Path:
+    """Merge a LoRA run's adapter into its base: a folder transformers and vLLM load as is."""
+    run = Path(run)
+    final = run / FINAL_DIR if (run / FINAL_DIR).is_dir() else run
+    config = final / "adapter_config.json"
+    if not config.exists():
+        raise RecipeError(f"{run}: no adapter to merge (no {FINAL_DIR}/adapter_config.json; a full fine-tune is whole)")
+    info_file = final / RUN_FILE
+    if not info_file.exists():
+        raise RecipeError(f"{run}: not a cwm run ({RUN_FILE} missing)")
+    recipe = Recipe.model_validate(json.loads(info_file.read_text())["recipe"])
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(str(final))
+    if recipe.model.name is None:
+        raise RecipeError(f"{run}: its base was built from a config, not loaded: nothing to merge into")
+    base = AutoModelForCausalLM.from_pretrained(recipe.model.name, dtype=resolve_dtype(recipe.model.dtype))
+    resize(base, tokenizer)
+    merged = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
+    out = Path(out)
+    merged.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    return out

@@ -167,7 +167,11 @@ def open_out(path: str) -> TextIO:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not hasattr(args, "overrides"):  # only `cwm train` takes free key=value words, anywhere
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     action = getattr(args, "action", None)  # a group's sub-command (`cwm dataset build`), if it has them
     name = f"cwm {args.command} {action}" if action else f"cwm {args.command}"  # as argparse names it
     try:

@@ -6,7 +6,8 @@
 #   3. build a trace dataset from sources that need no network: HumanEval's
 #      bundled data and a directory of pure modules of the interpreter's own
 #      standard library (plus CRUXEval when ../shared/data/cruxeval.jsonl
-#      exists), in the default sandbox, ending with its stats and its path.
+#      exists), in the default sandbox, ending with its stats and its path;
+#   4. train a tiny model on it for 10 minutes (CWM_DEMO_TRAIN_MINUTES), on the CPU.
 # Run it again to continue an interrupted build. Output: out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,14 @@ if [ -f ../shared/data/cruxeval.jsonl ]; then
   sources+=(--source cruxeval=../shared/data/cruxeval.jsonl)
 fi
 .venv/bin/cwm dataset build "${sources[@]}" --out out/traces --workers 3
+
+# 4. train the tiny CPU model of training/recipes/tiny-cpu.yaml on that dataset for
+#    CWM_DEMO_TRAIN_MINUTES minutes (default 10; 0 skips it), then show what it reached beside
+#    the copy baseline. The full recipe is `cwm train training/recipes/tiny-cpu.yaml` (60 minutes).
+minutes="${CWM_DEMO_TRAIN_MINUTES:-10}"
+if [ "$minutes" != "0" ]; then
+  rm -rf runs/demo  # a demonstration: each run of this script trains afresh
+  .venv/bin/cwm train training/recipes/tiny-cpu.yaml data.path=out/traces output.dir=runs/demo \
+    time_budget_minutes="$minutes" eval.every_minutes=null
+  echo "demo: the run is in runs/demo (curves.png, summary.json, final/; TensorBoard logs in runs/demo/runs)"
+fi

@@ -37,6 +37,10 @@ def test_the_wheel_holds_the_files_read_at_run_time(wheel: Path) -> None:
         "sandbox/forkserver.py",
         "tracer/trace.schema.json",
         "training/data/__init__.py",
+        "training/recipes/tiny-cpu.yaml",
+        "training/recipes/qwen2.5-coder-1.5b-lora.yaml",
+        "training/accelerate/fsdp.yaml",
+        "training/accelerate/slurm-2x8.sbatch",
         "cwm/__init__.py",
     ):
         assert needed in names, f"{needed} is not in the wheel"

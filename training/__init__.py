@@ -1,1 +1,11 @@
-"""training: trace datasets (``training.data``); tokenized examples, model set-up and the trainer sit beside it."""
+"""training: trace datasets in, code world models out.
+
+- ``training.data``: program sources, the dataset build, the trace table, stats;
+- ``training.recipe``: the YAML recipe ``cwm train`` reads (:func:`load_recipe`);
+- ``training.examples`` / ``training.tokenized``: traces into windowed, tokenized examples (cached);
+- ``training.model``: tokenizer and model set-up, the CWM tokens, LoRA;
+- ``training.metrics``: teacher-forced next-frame exact match, for a model and for ``copy``;
+- ``training.trainer``: the run itself (:func:`train`), and :func:`merge` of an adapter.
+
+Nothing heavy is imported here: ``import training`` does not load torch.
+"""

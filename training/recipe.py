@@ -137,6 +137,7 @@ class Recipe(_Section):
     def fingerprint(self, *, ignore: tuple[str, ...] = ("output", "time_budget_minutes", "logging", "eval")) -> str:
         """What decides the run's result, hashed: a resume must find the same."""
         data = {k: v for k, v in self.to_json().items() if k not in ignore}
+        del data["data"]["path"]  # where the dataset is does not matter; its fingerprint does
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

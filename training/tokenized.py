@@ -47,13 +47,23 @@ def split_file(path: str | Path, split: str) -> Path:
 
 def load_traces(path: str | Path, split: str, limit: int | None = None) -> Any:
     """The split as a ``datasets.Dataset`` of trace rows (the first ``limit``)."""
+    import pyarrow.parquet as pq
     from datasets import load_dataset
+    from datasets.utils import disable_progress_bars, enable_progress_bars
 
     file = split_file(path, split)
-    dataset = load_dataset("parquet", data_files={split: str(file)}, split=split)
-    missing = {"program", "events", "outcome"} - set(dataset.column_names)
+    try:
+        columns = set(pq.read_schema(file).names)
+    except Exception as exc:  # noqa: BLE001 - pyarrow's errors for a file that is no Parquet vary
+        raise DatasetError(f"{file} is not a Parquet file ({type(exc).__name__})") from None
+    missing = {"program", "events", "outcome"} - columns
     if missing:
         raise DatasetError(f"{file} is not a trace table (no {', '.join(sorted(missing))} column)")
+    disable_progress_bars()  # reading it is quick; tokenizing it gets a bar
+    try:
+        dataset = load_dataset("parquet", data_files={split: str(file)}, split=split)
+    finally:
+        enable_progress_bars()
     if limit is not None and limit < len(dataset):
         dataset = dataset.select(range(limit))
     return dataset
@@ -68,6 +78,8 @@ def tokenizer_hash(tokenizer: Any) -> str:
 
 def tokenize(traces: Any, tokenizer: Any, max_length: int, overlap: float) -> TokenizedSplit:
     """Examples of every trace in ``traces`` (a Dataset of trace rows), cached by fingerprint."""
+    from datasets.utils import disable_progress_bars, enable_progress_bars
+
     key = json.dumps([traces._fingerprint, tokenizer_hash(tokenizer), max_length, overlap, EXAMPLES_VERSION])
     fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
     encoder = Encoder(tokenizer)
@@ -97,7 +109,11 @@ def tokenize(traces: Any, tokenizer: Any, max_length: int, overlap: float) -> To
         desc="tokenizing traces",
     )
     report = _report(mapped, len(traces))
-    kept = mapped.filter(lambda skipped: skipped in ("", "cut"), input_columns="skipped")
+    disable_progress_bars()  # an instant filter
+    try:
+        kept = mapped.filter(lambda skipped: skipped in ("", "cut"), input_columns="skipped")
+    finally:
+        enable_progress_bars()
     return TokenizedSplit(kept, report, traces._fingerprint)
 
 

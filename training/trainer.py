@@ -33,9 +33,11 @@ from . import metrics
 from .model import (
     add_cwm_tokens,
     build_tiny,
+    check_causal_lm,
     load_model,
     load_tokenizer,
     lora_config,
+    qlora_quantization,
     resize,
     resolve_attention,
     resolve_dtype,
@@ -62,7 +64,16 @@ class RunResult:
 
 def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> RunResult:
     out = Path(recipe.output.dir)
-    # -- 1. the data and the run directory, before anything heavy loads ------------------
+    # -- 1. the model's kind, the data and the run directory, before anything heavy loads --
+    if recipe.model.tiny is not None and recipe.method != "full":
+        raise RecipeError(
+            "model.tiny builds a random model: train it with method: full (LoRA needs a trained base; "
+            "point model.name at a run's final/ folder for that)"
+        )
+    if recipe.method == "qlora":
+        qlora_quantization(None)  # CUDA and bitsandbytes, or a clear error now
+    if recipe.model.name is not None:
+        check_causal_lm(recipe.model.name)
     try:
         train_traces = load_traces(recipe.data.path, recipe.data.train_split, recipe.data.max_train_traces)
         eval_traces = load_traces(recipe.data.path, recipe.data.eval_split, recipe.data.max_eval_traces)
@@ -81,11 +92,6 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     from transformers import set_seed
 
     set_seed(recipe.optim.seed)
-    if recipe.model.tiny is not None and recipe.method != "full":
-        raise RecipeError(
-            "model.tiny builds a random model: train it with method: full (LoRA needs a trained base; "
-            "point model.name at a run's final/ folder for that)"
-        )
     tokenizer = _tokenizer(recipe, out, train_traces, resume)
     new_tokens = add_cwm_tokens(tokenizer)
     if recipe.model.tiny is not None:
@@ -120,6 +126,14 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     report_to = (["tensorboard"] if recipe.logging.tensorboard else []) + (
         ["wandb"] if recipe.logging.wandb and _installed("wandb") else []
     )
+    # TRL's best-fit packing is padding-free: a batch becomes one sequence, its examples told
+    # apart by position ids. Flash-attention's varlen kernels then cost what separate sequences
+    # cost; SDPA and eager attend over the whole flattened batch (a block-diagonal mask, quadratic
+    # in the batch's length). So without flash-attention each packed sequence is its own micro-batch,
+    # with the same tokens per optimizer step (batch_size x grad_accum sequences).
+    batch, accum = recipe.optim.batch_size, recipe.optim.grad_accum
+    if recipe.sequence.packing and attention_of(model) != "flash_attention_2":
+        batch, accum = 1, batch * accum
     args = SFTConfig(
         output_dir=str(out),
         max_length=length,
@@ -127,9 +141,9 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         packing_strategy="bfd",  # whole examples, position ids restart per example: no cross attention
         padding_free=recipe.sequence.packing,
         completion_only_loss=True,
-        per_device_train_batch_size=recipe.optim.batch_size,
+        per_device_train_batch_size=batch,
         per_device_eval_batch_size=recipe.eval.batch_size,
-        gradient_accumulation_steps=recipe.optim.grad_accum,
+        gradient_accumulation_steps=accum,
         learning_rate=recipe.optim.lr,
         weight_decay=recipe.optim.weight_decay,
         adam_beta1=recipe.optim.betas[0],
@@ -189,6 +203,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         "eval": evaluation,
         "copy": copy,
         "stopped_by_budget": budget.stopped,
+        "history": trainer.state.log_history,
         "examples": {"train": train_split.report.__dict__, "eval": eval_split.report.__dict__},
     }
     _write_json(out / "summary.json", summary)
@@ -246,13 +261,36 @@ def _check_run_dir(out: Path, run_info: dict[str, Any], resume: bool) -> str | N
         raise RecipeError(f"--resume: the recipe differs from the run's in {', '.join(changed) or 'its settings'}")
     if before.get("dataset_fingerprint") != run_info["dataset_fingerprint"]:
         raise RecipeError(f"--resume: the dataset differs from the run's ({before.get('dataset')} when it started)")
-    return get_last_checkpoint(str(out))  # None: killed before the first checkpoint, so it starts over
+    return last_complete_checkpoint(out)  # None: killed before the first checkpoint, so it starts over
+
+
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint that was written whole; those a kill cut short are removed.
+
+    ``cwm_run.json`` is written once the Trainer has saved everything else
+    (:class:`_RunFiles`, on its ``on_save``): a checkpoint without it was
+    being written when the run was killed.
+    """
+    import shutil
+
+    found = []
+    for path in out.glob("checkpoint-*"):
+        step = path.name.removeprefix("checkpoint-")
+        if path.is_dir() and step.isdigit():
+            found.append((int(step), path))
+    complete = None
+    for _, path in sorted(found, reverse=True):
+        if (path / RUN_FILE).exists():
+            complete = path
+            break
+        shutil.rmtree(path, ignore_errors=True)  # cut short: nothing in it can be trusted
+    return None if complete is None else str(complete)
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     keys = []
     for key in sorted(set(a) | set(b)):
-        if key in ("output", "time_budget_minutes", "logging", "eval"):
+        if key in ("output", "time_budget_minutes", "logging", "eval") or prefix + key == "data.path":
             continue
         x, y = a.get(key), b.get(key)
         if isinstance(x, dict) and isinstance(y, dict):
@@ -281,6 +319,10 @@ def _tokenizer(recipe: Recipe, out: Path, train_traces: Any, resume: bool) -> An
         tokenizer.save_pretrained(str(saved))
         return tokenizer
     return load_tokenizer(recipe.model.tokenizer or recipe.model.name or "")
+
+
+def attention_of(model: Any) -> str:
+    return str(getattr(model.config, "_attn_implementation", None) or "sdpa")
 
 
 def _copy_on_same_frames(traces: Any, split: TokenizedSplit) -> dict[str, float]:

@@ -51,6 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from training.recipe import RecipeError
 
+    flags = [word for word in args.overrides if word.startswith("-")]
+    if flags:
+        raise UsageError(f"unrecognized arguments: {' '.join(flags)} (see cwm train --help)")
     try:
         if args.recipe == "merge":
             return _merge(args)

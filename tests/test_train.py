@@ -1,0 +1,244 @@
+"""`cwm train`: a real (tiny) training run, killed and resumed, LoRA on its result, a merge, bad input.
+
+The runs are real: a Qwen2 model built from a config, a tokenizer trained on
+the test traces, TRL's SFTTrainer on the CPU. Bad input must be refused in
+one line (exit 2) before any long work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("trl", reason="needs the train extra: pip install -e '.[train]'")
+pytest.importorskip("peft", reason="needs the train extra: pip install -e '.[train]'")
+
+from tests import train_support
+
+ROOT = Path(__file__).resolve().parents[1]
+CWM = [sys.executable, "-m", "cwm"]
+
+
+def recipe(tmp: Path, dataset: Path, name: str = "recipe.yaml", **sections: Any) -> Path:
+    data: dict[str, Any] = {
+        "model": {
+            "tiny": {"hidden_size": 32, "layers": 1, "heads": 2, "kv_heads": 1, "intermediate_size": 64},
+            "train_tokenizer": {"vocab_size": 400},
+            "dtype": "float32",
+        },
+        "method": "full",
+        "data": {"path": str(dataset)},
+        "sequence": {"max_length": 256, "packing": True},
+        "optim": {"lr": 3e-3, "batch_size": 2, "max_steps": 24, "warmup_ratio": 0.0},
+        "eval": {"batch_size": 4},
+        "logging": {"every_steps": 1, "tensorboard": True},
+        "output": {"dir": str(tmp / "run"), "save_every_steps": 5},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            data.setdefault(key, {}).update(value)
+        else:
+            data[key] = value
+    path = tmp / name
+    path.write_text(json.dumps(data))  # JSON is YAML
+    return path
+
+
+def cwm(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([*CWM, *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def losses(run: Path) -> dict[int, float]:
+    summary = json.loads((run / "summary.json").read_text())
+    return {h["step"]: h["loss"] for h in summary["history"] if "loss" in h}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_support.write_dataset(tmp_path_factory.mktemp("traces"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, dataset: Path) -> Path:
+    """One uninterrupted run: the reference for the resume test, the base for LoRA."""
+    tmp = tmp_path_factory.mktemp("full")
+    done = cwm("train", str(recipe(tmp, dataset)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "run"
+
+
+@pytest.mark.slow
+def test_a_short_run_learns_and_leaves_everything_a_run_needs(trained: Path) -> None:
+    history = losses(trained)
+    assert history[max(history)] < history[min(history)] * 0.8  # it learned
+    final = trained / "final"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "cwm_run.json"):
+        assert (final / name).exists(), name
+    summary = json.loads((trained / "summary.json").read_text())
+    assert "eval_next_frame_exact" in summary["eval"] and summary["copy"]["frames"] > 0
+    assert (trained / "curves.png").stat().st_size > 1000
+    assert list((trained / "runs").rglob("events.out.tfevents.*"))  # TensorBoard
+    checkpoint = trained / "checkpoint-24"
+    run_info = json.loads((checkpoint / "cwm_run.json").read_text())
+    assert run_info["dataset_fingerprint"] and run_info["recipe"]["optim"]["max_steps"] == 24
+    assert (checkpoint / "tokenizer.json").exists()
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(str(final))  # transformers loads it as is
+
+
+@pytest.mark.slow
+def test_killed_midway_and_resumed_ends_at_the_uninterrupted_loss(tmp_path: Path, dataset: Path, trained: Path) -> None:
+    path = recipe(tmp_path, dataset)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*CWM, "train", str(path), "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    run = tmp_path / "run"
+    deadline = time.monotonic() + 600
+    while not (run / "checkpoint-10").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final").exists(), "the run ended before it could be killed"
+    resumed = cwm("train", str(path), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    want, got = losses(trained), losses(run)
+    import re
+
+    ran = [int(n) for n in re.findall(r"^step (\d+)/24  loss", resumed.stderr, re.M)]
+    assert ran and min(ran) > 5  # it went on from a checkpoint, not from the start
+    assert sorted(got) == sorted(want)
+    for step in got:
+        assert got[step] == pytest.approx(want[step], rel=1e-4, abs=1e-5), step
+    assert max(got) == 24
+
+
+@pytest.mark.slow
+def test_lora_on_the_trained_model_then_merge(tmp_path: Path, dataset: Path, trained: Path) -> None:
+    path = recipe(
+        tmp_path,
+        dataset,
+        model={"name": str(trained / "final"), "dtype": "float32"},
+        method="lora",
+        lora={"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj", "gate_proj"]},
+        optim={"lr": 1e-2, "batch_size": 2, "max_steps": 6, "warmup_ratio": 0.0},
+        output={"dir": str(tmp_path / "lora"), "save_every_steps": 3},
+    )
+    data = json.loads(path.read_text())
+    del data["model"]["tiny"], data["model"]["train_tokenizer"]
+    path.write_text(json.dumps(data))
+    done = cwm("train", str(path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    final = tmp_path / "lora" / "final"
+    assert (final / "adapter_config.json").exists() and not (final / "model.safetensors").exists()
+    merged = cwm("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.tensor([[5, 17, 33, 90, 2, 7, 11]])
+    plain = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"))
+    base = AutoModelForCausalLM.from_pretrained(str(trained / "final"))
+    adapted = PeftModel.from_pretrained(base, str(final))
+    with torch.no_grad():
+        want = adapted(input_ids=ids).logits
+        got = plain(input_ids=ids).logits
+        untouched = AutoModelForCausalLM.from_pretrained(str(trained / "final"))(input_ids=ids).logits
+    assert torch.allclose(got, want, atol=1e-4)
+    assert not torch.allclose(got, untouched, atol=1e-4)  # the adapter changed something
+
+
+# -- bad input: one line, exit 2, before any long work -------------------------------------
+def refused(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("cwm train: error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr[-2000:]  # after progress bars, if any
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+def test_a_missing_or_non_trace_dataset(tmp_path: Path) -> None:
+    refused(cwm("train", str(recipe(tmp_path, tmp_path / "nowhere"))), "not a cwm trace dataset")
+    other = tmp_path / "other"
+    (other / "data").mkdir(parents=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["hello"]}), other / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(pa.table({"text": ["hello"]}), other / "data" / "validation-00000-of-00001.parquet")
+    refused(cwm("train", str(recipe(tmp_path, other))), "not a trace table")
+
+
+def test_unknown_and_mistyped_keys(tmp_path: Path, dataset: Path) -> None:
+    path = recipe(tmp_path, dataset, optim={"learning_rate": 1e-3})
+    refused(cwm("train", str(path)), "unknown key 'optim.learning_rate'", "valid keys:", "optim.lr")
+    refused(cwm("train", str(recipe(tmp_path, dataset)), "optim.lr=fast"), "optim.lr")
+    refused(cwm("train", str(recipe(tmp_path, dataset)), "sequence.max_lenght=9"), "unknown key")
+
+
+def test_a_model_that_is_not_a_causal_lm(tmp_path: Path, dataset: Path) -> None:
+    from transformers import T5Config
+
+    folder = tmp_path / "t5"
+    T5Config(d_model=16, num_layers=1, num_heads=1, d_ff=16, vocab_size=64).save_pretrained(str(folder))
+    path = recipe(tmp_path, dataset, method="lora")
+    data = json.loads(path.read_text())
+    data["model"] = {"name": str(folder)}
+    path.write_text(json.dumps(data))
+    refused(cwm("train", str(path)), "not a causal")
+
+
+def test_a_sequence_length_too_short_for_any_example(tmp_path: Path, dataset: Path) -> None:
+    refused(cwm("train", str(recipe(tmp_path, dataset, sequence={"max_length": 24}))), "too short for any example")
+
+
+def test_qlora_without_cuda(tmp_path: Path, dataset: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = recipe(tmp_path, dataset, method="qlora")
+    data = json.loads(path.read_text())
+    data["model"] = {"name": "Qwen/Qwen2.5-Coder-7B"}
+    path.write_text(json.dumps(data))
+    refused(cwm("train", str(path)), "qlora needs a CUDA GPU")
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_and_saves_the_run(tmp_path: Path, dataset: Path) -> None:
+    path = recipe(tmp_path, dataset, optim={"max_steps": 100000}, time_budget_minutes=0.05)
+    done = cwm("train", str(path), "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["stopped_by_budget"] and 0 < summary["steps"] < 100000
+    assert (tmp_path / "run" / "final" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_resume_against_another_recipe_or_dataset(tmp_path: Path, dataset: Path) -> None:
+    path = recipe(tmp_path, dataset, optim={"max_steps": 3})
+    assert cwm("train", str(path)).returncode == 0
+    refused(cwm("train", str(path)), "holds a run already", "--resume")
+    refused(cwm("train", str(path), "--resume", "optim.lr=0.1"), "recipe differs", "optim.lr")
+    other = train_support.write_dataset(tmp_path / "other", {"train": train_support.traces()[:4]})
+    (other / "data" / "validation-00000-of-00001.parquet").write_bytes(
+        (dataset / "data" / "validation-00000-of-00001.parquet").read_bytes()
+    )
+    refused(cwm("train", str(path), "--resume", f"data.path={other}"), "dataset differs")
+    (tmp_path / "fresh").mkdir()
+    refused(cwm("train", str(recipe(tmp_path / "fresh", dataset)), "--resume"), "no run to continue")

@@ -213,3 +213,29 @@ def test_dataset_benchmark_process_backend(cruxeval: Path, tmp_path: Path) -> No
         (figures["build_seconds"] - figures["raw_seconds"]) / figures["raw_seconds"]
     )
     assert rc == (TARGET_FAILED if figures["overhead"] >= dataset_speed.MAX_OVERHEAD else OK)
+
+
+@pytest.mark.slow
+def test_the_training_benchmark_compares_both_pipelines(tmp_path: Path) -> None:
+    pytest.importorskip("trl", reason="needs the train extra")
+    from benchmarks.speed import train as train_speed
+    from tests import train_support
+
+    data = train_support.write_dataset(tmp_path / "traces")
+    report = tmp_path / "figures.json"
+    code = train_speed.main(
+        ["--data", str(data), "--steps", "2", "--examples", "16", "--batch", "2", "--repeat", "1",
+         "--quiet", "--plain", "--json", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(report.read_text())
+    for name in ("naive", "cwm"):
+        assert figures[name]["tokens"] > 0 and figures[name]["seconds"] > 0
+    # both see real tokens only: packing fits more examples into a step's sequences
+    assert figures["cwm"]["tokens"] >= figures["naive"]["tokens"]
+    assert figures["ratio"] == pytest.approx(
+        figures["cwm"]["tokens_per_second"] / figures["naive"]["tokens_per_second"]
+    )
+    with pytest.raises(SystemExit) as stopped:  # no dataset there: said in one line, exit 2
+        train_speed.main(["--data", str(tmp_path / "none"), "--quiet"])
+    assert stopped.value.code == CANNOT_RUN

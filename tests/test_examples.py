@@ -116,3 +116,12 @@ def test_a_rerun_does_not_retokenize(tok, tmp_path: Path, monkeypatch: pytest.Mo
     assert again.report.examples == first.report.examples
     with pytest.raises(AssertionError, match="tokenized again"):  # another length is other examples
         tokenized.tokenize(tokenized.load_traces(root, "train"), tok, 200, 0.25)
+
+
+def test_max_windows_keeps_the_first_windows_of_a_long_trace(tok) -> None:  # type: ignore[no-untyped-def]
+    trace = long_trace()
+    report = ExampleReport()
+    every = trace_examples(trace, Encoder(tok), 400, ExampleReport(), overlap=0.5)
+    capped = trace_examples(trace, Encoder(tok), 400, report, overlap=0.5, max_windows=2)
+    assert len(every) > 2 and [e.input_ids for e in capped] == [e.input_ids for e in every[:2]]
+    assert report.capped == 1 and capped[-1].input_ids[-1] != tok.eos_token_id  # no end of text: the trace goes on

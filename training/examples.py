@@ -65,6 +65,7 @@ class ExampleReport:
     windowed: int = 0  # traces that needed more than one window
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> traces
     cut: int = 0  # traces ended early at a frame longer than a window holds
+    capped: int = 0  # traces ended early at max_windows
     tokens: int = 0
     loss_tokens: int = 0
 
@@ -75,7 +76,7 @@ class ExampleReport:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
         return (
             f"{self.traces} traces -> {self.examples} examples ({self.windowed} traces windowed, "
-            f"{self.cut} cut at a frame too long for a window); skipped: {skipped}; "
+            f"{self.cut} cut at a frame too long for a window, {self.capped} at the window cap); skipped: {skipped}; "
             f"{self.tokens:,} tokens, {self.loss_tokens:,} with loss"
         )
 
@@ -145,9 +146,19 @@ class Encoder:
 
 
 def trace_examples(
-    trace: Trace, encoder: Encoder, max_length: int, report: ExampleReport, *, overlap: float = DEFAULT_OVERLAP
+    trace: Trace,
+    encoder: Encoder,
+    max_length: int,
+    report: ExampleReport,
+    *,
+    overlap: float = DEFAULT_OVERLAP,
+    max_windows: int | None = None,
 ) -> list[Example]:
-    """The examples (one, or windows) of one trace; none when its context alone is too long."""
+    """The examples (one, or windows) of one trace; none when its context alone is too long.
+
+    ``max_windows``: at most that many windows of one trace (its first frames), so that a
+    few long loops do not outweigh every other program; the rest is counted as ``capped``.
+    """
     report.traces += 1
     trace_id = trace.program.id
     events = trace.events
@@ -194,6 +205,9 @@ def trace_examples(
         report.tokens += len(ids)
         report.loss_tokens += sum(mask)
         if end == len(events):
+            break
+        if max_windows is not None and len(examples) >= max_windows:
+            report.capped += 1
             break
         # the next window: its new frames start at ``end``; before them, as context, the frames
         # of this window that fit in ``overlap`` of the budget

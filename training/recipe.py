@@ -85,6 +85,7 @@ class SequenceSection(_Section):
     max_length: int = Field(2048, gt=8)
     packing: bool = True  # several examples per sequence, no attention across them
     overlap: float = Field(0.25, ge=0, lt=1)  # of a window, repeated from the window before as context
+    max_windows: int | None = Field(None, gt=0)  # per trace (training split): long loops do not outweigh the rest
 
 
 class OptimSection(_Section):

@@ -23,6 +23,7 @@ from training.data.table import row_trace
 from .examples import Encoder, Example, ExampleReport, FrameSpan, trace_examples
 
 EXAMPLES_VERSION = 1  # bump when the examples' ids or columns change: old caches are then not reused
+KEPT = ("", "cut", "capped")  # what a row's ``skipped`` holds when it is an example
 COLUMNS = ("trace_id", "input_ids", "completion_mask", "span_index", "span_start", "span_action", "span_end", "skipped")
 
 
@@ -76,11 +77,15 @@ def tokenizer_hash(tokenizer: Any) -> str:
     return hashlib.sha256((text + extra).encode()).hexdigest()[:16]
 
 
-def tokenize(traces: Any, tokenizer: Any, max_length: int, overlap: float) -> TokenizedSplit:
+def tokenize(
+    traces: Any, tokenizer: Any, max_length: int, overlap: float, max_windows: int | None = None
+) -> TokenizedSplit:
     """Examples of every trace in ``traces`` (a Dataset of trace rows), cached by fingerprint."""
     from datasets.utils import disable_progress_bars, enable_progress_bars
 
-    key = json.dumps([traces._fingerprint, tokenizer_hash(tokenizer), max_length, overlap, EXAMPLES_VERSION])
+    key = json.dumps(
+        [traces._fingerprint, tokenizer_hash(tokenizer), max_length, overlap, max_windows, EXAMPLES_VERSION]
+    )
     fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
     encoder = Encoder(tokenizer)
 
@@ -90,14 +95,14 @@ def tokenize(traces: Any, tokenizer: Any, max_length: int, overlap: float) -> To
             row = {name: rows[name][i] for name in rows}
             trace = row_trace(row)
             report = ExampleReport()
-            found = trace_examples(trace, encoder, max_length, report, overlap=overlap)
+            found = trace_examples(trace, encoder, max_length, report, overlap=overlap, max_windows=max_windows)
             for example in found:
                 _add(out, example, "")
             if not found:
                 reason = next(iter(report.skipped), "cut at its first frame")
                 _add(out, Example(trace.program.id, [], [], []), reason)
-            elif report.cut:
-                out["skipped"][-1] = "cut"  # kept: the frames before the cut train
+            elif report.cut or report.capped:
+                out["skipped"][-1] = "cut" if report.cut else "capped"  # kept: the frames before train
         return out
 
     mapped = traces.map(
@@ -111,7 +116,7 @@ def tokenize(traces: Any, tokenizer: Any, max_length: int, overlap: float) -> To
     report = _report(mapped, len(traces))
     disable_progress_bars()  # an instant filter
     try:
-        kept = mapped.filter(lambda skipped: skipped in ("", "cut"), input_columns="skipped")
+        kept = mapped.filter(lambda skipped: skipped in KEPT, input_columns="skipped")
     finally:
         enable_progress_bars()
     return TokenizedSplit(kept, report, traces._fingerprint)
@@ -134,11 +139,13 @@ def _report(mapped: Any, traces: int) -> ExampleReport:
     skipped = mapped["skipped"]
     counts: dict[str, int] = {}
     for trace_id, reason in zip(ids, skipped, strict=True):
-        counts[trace_id] = counts.get(trace_id, 0) + (reason in ("", "cut"))
-        if reason not in ("", "cut"):
+        counts[trace_id] = counts.get(trace_id, 0) + (reason in KEPT)
+        if reason not in KEPT:
             report.skip(reason)
         elif reason == "cut":
             report.cut += 1
+        elif reason == "capped":
+            report.capped += 1
     report.examples = sum(counts.values())
     report.windowed = sum(1 for n in counts.values() if n > 1)
     lengths = [len(x) for x in mapped["input_ids"]]

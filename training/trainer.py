@@ -105,7 +105,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
 
     # -- 3. examples --------------------------------------------------------------------
     length, overlap = recipe.sequence.max_length, recipe.sequence.overlap
-    train_split = tokenize(train_traces, tokenizer, length, overlap)
+    train_split = tokenize(train_traces, tokenizer, length, overlap, recipe.sequence.max_windows)
     eval_split = tokenize(eval_traces, tokenizer, length, overlap)
     if len(train_split.dataset) == 0:
         raise RecipeError(

@@ -7,6 +7,7 @@ one line (exit 2) before any long work.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -221,11 +222,18 @@ def test_qlora_without_cuda(tmp_path: Path, dataset: Path) -> None:
 
 @pytest.mark.slow
 def test_a_time_budget_stops_and_saves_the_run(tmp_path: Path, dataset: Path) -> None:
-    path = recipe(tmp_path, dataset, optim={"max_steps": 100000}, time_budget_minutes=0.05)
+    path = recipe(
+        tmp_path, dataset, optim={"max_steps": 100000}, time_budget_minutes=0.15, eval={"every_minutes": 0.03}
+    )
     done = cwm("train", str(path), "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["stopped_by_budget"] and 0 < summary["steps"] < 100000
+    # evaluations by minutes of training, their own time left out: at most one per 0.03 minutes of it
+    marks = [h["train_minutes"] for h in summary["history"] if "train_minutes" in h]
+    assert marks and all(a < b for a, b in itertools.pairwise(marks))
+    assert len(marks) <= marks[-1] / 0.03 + 1e-6
+    assert any("eval_next_frame_exact" in h for h in summary["history"])
     assert (tmp_path / "run" / "final" / "model.safetensors").exists()
 
 

@@ -433,24 +433,39 @@ class _Budget(_callback_base()):  # type: ignore[misc]
 
 
 class _EvalClock(_callback_base()):  # type: ignore[misc]
-    """Evaluates every ``minutes`` of training (the figures at 10, 20, 30... minutes)."""
+    """Evaluates every ``minutes`` of training time (the figures at 10, 20, 30... minutes).
+
+    The time spent evaluating does not count: on a CPU one evaluation can take
+    longer than the interval, which would otherwise start the next at once.
+    """
 
     def __init__(self, minutes: float | None) -> None:
         self.seconds = None if minutes is None else minutes * 60
-        self.started = time.monotonic()
+        self.training = 0.0  # seconds of training so far, evaluations left out
+        self.last = time.monotonic()
         self.done = 0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = time.monotonic()
+        self.last = time.monotonic()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        self.training += now - self.last
+        self.last = now
         if self.seconds is None:
             return
-        due = int((time.monotonic() - self.started) // self.seconds)
+        due = int(self.training // self.seconds)
         if due > self.done:
             self.done = due
             control.should_evaluate = True
-            state.log_history.append({"step": state.global_step, "train_minutes": round(due * self.seconds / 60, 2)})
+            state.log_history.append({"step": state.global_step, "train_minutes": round(self.training / 60, 2)})
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.last = time.monotonic()  # the evaluation's own time is not training time
+
+    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # the next-frame figures are logged once computed, after the loss's on_evaluate
+        self.last = time.monotonic()
 
 
 class _RunFiles(_callback_base()):  # type: ignore[misc]

@@ -28,7 +28,7 @@ from typing import Any
 
 from tracer import Event, Trace
 from tracer.cwm_render import render_context, shown_locals
-from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, CONTEXT_START, FRAME_SEP, KIND_TOKENS, START_MARKER
+from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, CONTEXT_START, FRAME_SEP, KIND_TOKENS
 
 MIN_FRAME_TOKENS = 5  # kind, "{}" (or a value), <|action_sep|>, "\n", <|frame_sep|>: no frame is shorter
 DEFAULT_OVERLAP = 0.25  # of a window's frame budget, repeated from the previous window as context
@@ -235,20 +235,12 @@ def examples_from_traces(
     return found, report
 
 
-def prompt_text(trace: Trace) -> str:
-    """The prompt as text: what a model is given to predict ``trace``'s frames."""
-    start = trace.events[0].line if trace.events else 0
-    return render_context(trace.program.source, start)
-
-
 __all__ = [
     "DEFAULT_OVERLAP",
-    "START_MARKER",
     "Encoder",
     "Example",
     "ExampleReport",
     "FrameSpan",
     "examples_from_traces",
-    "prompt_text",
     "trace_examples",
 ]

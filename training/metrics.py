@@ -69,11 +69,10 @@ def score_predictions(example: Example, predicted: Sequence[int], scores: FrameS
         if span.index == 0:
             continue  # frames 2..n: the first is the entry's call frame
         right = [predicted[p] == ids[p] for p in range(span.start, span.end + 1)]
-        offset = span.start
-        kind = right[0]
-        state = all(right[: span.action - offset + 1])
-        action = kind and all(right[span.action - offset + 1 :])
-        scores.add(state and all(right[span.action - offset + 1 :]), action, state)
+        split = span.action - span.start + 1  # the kind token and the locals, through <|action_sep|>
+        state = all(right[:split])
+        action = all(right[split:])
+        scores.add(state and action, right[0] and action, state)
 
 
 def teacher_forced(

@@ -42,7 +42,7 @@ def resolve_dtype(name: str) -> Any:
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
             return torch.bfloat16
         return torch.float32
-    if name in ("bfloat16", "float16") and device_kind() == "cpu" and name == "float16":
+    if name == "float16" and device_kind() == "cpu":
         raise RecipeError("model.dtype float16 needs a GPU; use bfloat16 or float32 here")
     return getattr(torch, name)
 

@@ -16,6 +16,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+# what a resumed run may change: where it writes, how long it runs, how it logs and evaluates,
+# and where the dataset lies (its fingerprint decides whether it is the same data)
+RESUMABLE = ("output", "time_budget_minutes", "logging", "eval", "data.path")
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -135,10 +138,10 @@ class Recipe(_Section):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def fingerprint(self, *, ignore: tuple[str, ...] = ("output", "time_budget_minutes", "logging", "eval")) -> str:
-        """What decides the run's result, hashed: a resume must find the same."""
-        data = {k: v for k, v in self.to_json().items() if k not in ignore}
-        del data["data"]["path"]  # where the dataset is does not matter; its fingerprint does
+    def fingerprint(self) -> str:
+        """What decides the run's result (all but :data:`RESUMABLE`), hashed: a resume must find the same."""
+        data = {k: v for k, v in self.to_json().items() if k not in RESUMABLE}
+        del data["data"]["path"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -43,7 +43,7 @@ from .model import (
     resolve_dtype,
     train_tokenizer,
 )
-from .recipe import Recipe, RecipeError
+from .recipe import RESUMABLE, Recipe, RecipeError
 from .tokenized import TokenizedSplit, load_traces, tokenize
 
 RUN_FILE = "cwm_run.json"  # in the run directory and in every checkpoint: recipe, fingerprints
@@ -290,7 +290,7 @@ def last_complete_checkpoint(out: Path) -> str | None:
 def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
     keys = []
     for key in sorted(set(a) | set(b)):
-        if key in ("output", "time_budget_minutes", "logging", "eval") or prefix + key == "data.path":
+        if prefix + key in RESUMABLE:
             continue
         x, y = a.get(key), b.get(key)
         if isinstance(x, dict) and isinstance(y, dict):

@@ -55,6 +55,9 @@ class ModelSection(_Section):
     train_tokenizer: TokenizerTraining | None = None  # for a ``tiny`` model: train one on the data
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"  # auto: bf16 where the hardware has it
     attention: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"  # auto: flash-attention if installed
+    # auto: bf16 compute when dtype is bfloat16; bf16: float32 weights with bf16 autocast (mixed
+    # precision: 1.5x on a CPU with AVX512-BF16, and on any GPU that has bf16); none: the dtype as is
+    mixed_precision: Literal["auto", "bf16", "none"] = "auto"
     gradient_checkpointing: bool = False
 
     @model_validator(mode="after")
@@ -109,6 +112,7 @@ class EvalSection(_Section):
     every_steps: int | None = Field(None, gt=0)  # None: at the end only (or every_minutes)
     every_minutes: float | None = Field(None, gt=0)  # of training time, as well
     batch_size: int = Field(8, gt=0)
+    max_windows: int | None = Field(None, gt=0)  # per trace: its first windows only (copy is scored on the same frames)
 
 
 class LoggingSection(_Section):

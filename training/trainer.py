@@ -106,7 +106,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     # -- 3. examples --------------------------------------------------------------------
     length, overlap = recipe.sequence.max_length, recipe.sequence.overlap
     train_split = tokenize(train_traces, tokenizer, length, overlap, recipe.sequence.max_windows)
-    eval_split = tokenize(eval_traces, tokenizer, length, overlap)
+    eval_split = tokenize(eval_traces, tokenizer, length, overlap, recipe.eval.max_windows)
     if len(train_split.dataset) == 0:
         raise RecipeError(
             f"sequence.max_length {length} is too short for any example of {recipe.data.train_split!r}: "
@@ -122,7 +122,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     from trl import SFTConfig
 
     use_cuda = torch.cuda.is_available()
-    bf16 = resolve_dtype(recipe.model.dtype) == torch.bfloat16
+    precision = recipe.model.mixed_precision
+    bf16 = precision == "bf16" or (precision == "auto" and resolve_dtype(recipe.model.dtype) == torch.bfloat16)
     report_to = (["tensorboard"] if recipe.logging.tensorboard else []) + (
         ["wandb"] if recipe.logging.wandb and _installed("wandb") else []
     )

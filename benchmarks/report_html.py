@@ -179,7 +179,7 @@ pre, code, td.val { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, 
 table.grid { border-collapse: collapse; width: 100%; background: #fff; }
 table.grid th, table.grid td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top;
   word-break: break-all; }
-table.grid th { background: #f0f0f0; font-weight: 600; }
+table.grid th { background: #f0f0f0; font-weight: 600; word-break: normal; white-space: nowrap; }
 tr.diff td { background: var(--bad); }
 td.missing { color: #999; font-style: italic; }
 .right-answer { color: #1b5e20; font-weight: 600; }

@@ -154,10 +154,23 @@ def browser_page(tmp_path: Path) -> Any:
         try:
             page = context.new_page()
             seen: dict[str, list[str]] = {"console": [], "errors": [], "dialogs": [], "requests": []}
-            page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
+
+            def console(message: Any) -> None:
+                if message.type == "error":  # a script error, a refused load (the page's CSP)...
+                    seen["console"].append(message.text)
+
+            def dialog(d: Any) -> None:  # an alert() that injected markup would run
+                seen["dialogs"].append(d.message)
+                d.dismiss()
+
+            def request(r: Any) -> None:
+                if not r.url.startswith("file:"):
+                    seen["requests"].append(r.url)
+
+            page.on("console", console)
             page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-            page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-            context.on("request", lambda r: None if r.url.startswith("file:") else seen["requests"].append(r.url))
+            page.on("dialog", dialog)
+            context.on("request", request)
             yield page, seen
         finally:
             context.close()
@@ -201,7 +214,8 @@ def test_the_page_in_chromium(browser_page: Any, loop: Comparison, hostile: Comp
     k = next(i for i, s in enumerate(steps) if s.real and s.predicted and s.real.line != s.predicted.line)
     page.eval_on_selector("#step", "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", str(k))
     assert current_line(page) == line_of[k]
-    assert int(page.get_attribute("#source .predicted", "data-line")) == steps[k].predicted.line
+    predicted = steps[k].predicted
+    assert predicted is not None and int(page.get_attribute("#source .predicted", "data-line")) == predicted.line
     differing = page.locator("#locals tr.diff td:first-child").all_inner_texts()
     assert differing and sorted(differing) == steps[k].differs
 

@@ -311,3 +311,16 @@ def test_a_stop_under_an_outer_tracer_records_nothing_after_it() -> None:
         sys.settrace(None)
     assert under.outcome.status == alone.outcome.status == "output_limit"
     assert [(e.kind, e.line) for e in under.events] == [(e.kind, e.line) for e in alone.events]
+
+
+@pytest.mark.parametrize("odd", ["\u2028", "\u2029", "\x0c", "\x1c", "\x85"])
+def test_a_line_end_only_str_splitlines_knows_does_not_shift_the_source_lines(odd: str) -> None:
+    source = f"def f():\n    s = 'a{odd}b'\n    t = 1\n    return s\n"
+    trace = record(source, "f()")
+    assert [e.source_line for e in trace.events] == [
+        "def f():",
+        f"    s = 'a{odd}b'",
+        "    t = 1",
+        "    return s",
+        "    return s",
+    ]

@@ -20,6 +20,7 @@ import ast
 import io
 import linecache
 import platform
+import re
 import sys
 import time
 import traceback
@@ -249,7 +250,7 @@ class Recorder:
         # renderer may hash the types of items (the fast way) without running program code
         self.renderer = Renderer(cap, hash_types="__hash__" not in program.source)
         self.render = self.renderer.render
-        self.text = ["", *program.source.splitlines()]  # line number -> its text
+        self.text = ["", *source_lines(program.source)]  # line number -> its text
         self.records: list[tuple[Any, ...]] = []  # events as tuples in Event field order, built at the end
         self.pending_out: list[str] = []
         self.depth = -1
@@ -624,13 +625,26 @@ def _valid_record(record: tuple[Any, ...]) -> tuple[Any, ...]:
     return (*record[:5], state, *record[6:])
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(source: str) -> list[str]:
+    """The source's lines as Python numbers them: only ``\n``, ``\r\n`` and ``\r`` end a line
+    (``str.splitlines`` also splits at U+2028, form feeds and other characters a string
+    literal may hold, which would shift every line after them)."""
+    lines = _LINE_END.split(source)
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()  # the newline that ends the last line
+    return lines
+
+
 def _program_traceback(exc: BaseException, source: str, room: int) -> str:
     """The traceback of the program's own frames, as Python would print it.
 
     A message longer than ``room`` characters (what stderr has left) is not
     formatted whole: its line is written from its first ``room`` characters.
     """
-    linecache.cache[PROGRAM_FILENAME] = (len(source), None, source.splitlines(True), PROGRAM_FILENAME)
+    linecache.cache[PROGRAM_FILENAME] = (len(source), None, [line + "\n" for line in source_lines(source)], PROGRAM_FILENAME)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (PROGRAM_FILENAME, ENTRY_FILENAME)]
     try:
         message = str(exc)

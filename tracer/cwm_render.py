@@ -90,7 +90,7 @@ def shown_locals(events: Iterable[Event]) -> Iterator[tuple[Event, dict[str, str
         if event.kind == "call":
             full = dict(event.locals or {})
             yield event, full
-            scope = full
+            scope = dict(full)  # a copy: the dict yielded is the caller's to keep
         elif event.kind == "line":
             full = event.locals or {}
             yield (

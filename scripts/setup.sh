@@ -22,5 +22,5 @@ fi
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   .venv/bin/python -m pip install --quiet "torch==${CWM_TORCH_VERSION:-2.13.0}"
 fi
-.venv/bin/python -m pip install --quiet -e '.[dev,data,train]'
+.venv/bin/python -m pip install --quiet -e '.[dev,data,train,predict]'
 echo "setup: ready ($(.venv/bin/python --version), cwm in .venv/bin/cwm)"

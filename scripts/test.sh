@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh, and as root scripts/setup-sandbox.sh: Docker,
-# bubblewrap, the sandbox image), then run the whole test suite, slow and
+# bubblewrap, the sandbox image; scripts/setup-browser.sh: chromium), then run the whole test suite, slow and
 # Docker tests included.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not slow" -x`.
 set -euo pipefail
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/setup-sandbox.sh
+  bash scripts/setup-browser.sh  # Debian's chromium, for the HTML page's browser test
 else
   echo "test: not root, so Docker and the sandbox image are not set up here (sudo bash scripts/setup-sandbox.sh)" >&2
 fi

@@ -81,3 +81,37 @@ def write_dataset(root: Path, splits: dict[str, list[Trace]] | None = None) -> P
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps({"sources": ["test"]}))
     return root
+
+
+def train_model(tmp: Path, dataset: Path, *, steps: int = 120, **tiny: int) -> Path:
+    """A tiny model trained with `cwm train` on ``dataset`` (to overfitting, at the default
+    settings: it writes the test programs' traces back); its ``final/`` folder."""
+    import os
+    import subprocess
+    import sys
+
+    shape = {"hidden_size": 64, "layers": 2, "heads": 2, "kv_heads": 1, "intermediate_size": 128, **tiny}
+    recipe = {
+        "model": {"tiny": shape, "train_tokenizer": {"vocab_size": 400}, "dtype": "float32"},
+        "method": "full",
+        "data": {"path": str(dataset)},
+        "sequence": {"max_length": 512, "packing": True},
+        "optim": {"lr": 5e-3, "batch_size": 2, "max_steps": steps, "warmup_ratio": 0.05},
+        "eval": {"batch_size": 4},
+        "logging": {"every_steps": 20, "tensorboard": False},
+        "output": {"dir": str(tmp / "run"), "save_every_steps": None},
+    }
+    path = tmp / "recipe.yaml"
+    path.write_text(json.dumps(recipe))
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cwm", "train", str(path), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp / "run" / "final"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,10 +61,12 @@ def macro(scores: Iterable[FrameScores]) -> dict[str, float]:
 
 
 # -- the model -------------------------------------------------------------------
-def score_predictions(example: Example, predicted: Sequence[int], scores: FrameScores) -> None:
-    """Score ``example``'s frames (2..n of its trace) given ``predicted[p]``, the argmax at position
-    ``p - 1``, i.e. the model's guess for token ``p``."""
+def frame_results(example: Example, predicted: Sequence[int]) -> list[tuple[int, bool, bool, bool]]:
+    """Per scored frame of ``example`` (2..n of its trace): (its index in the trace, exact,
+    kind+action, kind+state), given ``predicted[p]``, the argmax at position ``p - 1``, i.e. the
+    model's guess for token ``p``."""
     ids = example.input_ids
+    out = []
     for span in example.frames:
         if span.index == 0:
             continue  # frames 2..n: the first is the entry's call frame
@@ -72,16 +74,23 @@ def score_predictions(example: Example, predicted: Sequence[int], scores: FrameS
         split = span.action - span.start + 1  # the kind token and the locals, through <|action_sep|>
         state = all(right[:split])
         action = all(right[split:])
-        scores.add(state and action, right[0] and action, state)
+        out.append((span.index, state and action, right[0] and action, state))
+    return out
 
 
-def teacher_forced(
+def score_predictions(example: Example, predicted: Sequence[int], scores: FrameScores) -> None:
+    """Add ``example``'s frames to ``scores`` (see :func:`frame_results`)."""
+    for _, exact, kind_action, kind_state in frame_results(example, predicted):
+        scores.add(exact, kind_action, kind_state)
+
+
+def argmax_predictions(
     model: Any, examples: Sequence[Example], *, batch_size: int = 8, pad_id: int = 0
-) -> dict[str, float]:
-    """The model's teacher-forced next-frame exact match over ``examples`` (one forward pass each)."""
+) -> Iterator[tuple[Example, list[int]]]:
+    """Each example with the model's guess for each of its tokens (``predicted[p]`` for token
+    ``p``; ``-1`` for the first): one forward pass per example, batched by length."""
     import torch
 
-    scores: dict[str, FrameScores] = defaultdict(FrameScores)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -99,10 +108,18 @@ def teacher_forced(
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
                 guesses = logits.argmax(dim=-1).cpu()
                 for row, example in enumerate(batch):
-                    predicted = [-1, *guesses[row, : len(example.input_ids) - 1].tolist()]
-                    score_predictions(example, predicted, scores[example.trace_id])
+                    yield example, [-1, *guesses[row, : len(example.input_ids) - 1].tolist()]
     finally:
         model.train(was_training)
+
+
+def teacher_forced(
+    model: Any, examples: Sequence[Example], *, batch_size: int = 8, pad_id: int = 0
+) -> dict[str, float]:
+    """The model's teacher-forced next-frame exact match over ``examples`` (one forward pass each)."""
+    scores: dict[str, FrameScores] = defaultdict(FrameScores)
+    for example, predicted in argmax_predictions(model, examples, batch_size=batch_size, pad_id=pad_id):
+        score_predictions(example, predicted, scores[example.trace_id])
     return macro(scores.values())
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import dataset, sandbox, trace, train
+from . import dataset, predict, sandbox, trace, train
 
 # in the order `cwm --help` lists them
 GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
@@ -25,4 +25,5 @@ GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     sandbox.register,
     dataset.register,
     train.register,
+    predict.register,
 )

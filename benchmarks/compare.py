@@ -1,0 +1,125 @@
+"""A predicted trace beside the real one, step by step: what ``cwm predict --compare`` shows,
+what its HTML page draws, and what the benchmark keeps per sample.
+
+Frames are aligned by position (DESIGN.md, "Metrics"). Each :class:`Step` holds
+both sides (either may be missing: the prediction stopped early or ran on, or a
+frame could not be read) and the names whose values differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tracer import Event, Trace, parse_cwm
+from tracer.cwm_render import render_frame, shown_locals
+
+from .metrics import Frames, entry_return, first_divergence, frames_equal, same_value, trace_metrics
+from .predictors.base import Prediction, SingleStep
+
+
+@dataclass
+class Step:
+    index: int
+    real: Event | None
+    predicted: Event | None
+    same: bool
+    differs: list[str] = field(default_factory=list)  # locals whose predicted value is not the real one
+    error: str | None = None  # why the predicted frame could not be read
+
+
+@dataclass
+class Comparison:
+    predictor: str
+    mode: str  # free or single-step
+    real: Trace
+    steps: list[Step]
+    first_divergence: int | None
+    real_return: str | None
+    predicted_return: str | None
+    metrics: dict[str, float]  # per trace, in [0, 1]: benchmarks.metrics' figures
+    text: str = ""  # the predictor's raw output (free mode)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def output_right(self) -> bool:
+        return self.real_return is not None and same_value(self.predicted_return, self.real_return)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["real"] = self.real.to_dict()
+        data["output_right"] = self.output_right
+        data["source"] = self.real.program.source
+        return data
+
+
+def _differs(real: Event | None, predicted: Event | None) -> list[str]:
+    if real is None or predicted is None:
+        return []
+    a, b = real.locals or {}, predicted.locals or {}
+    return sorted(name for name in set(a) | set(b) if a.get(name) != b.get(name))
+
+
+def compare_free(real: Trace, prediction: Prediction, predictor: str) -> Comparison:
+    """A free-running prediction against the real trace."""
+    truth, guess = Frames.real(real.events), Frames.predicted(prediction.parsed)
+    errors = {e.frame: e.message for e in prediction.errors}
+    steps = []
+    for i in range(max(len(truth.events), len(guess.events))):
+        a = truth.events[i] if i < len(truth.events) else None
+        b = guess.events[i] if i < len(guess.events) else None
+        sa = truth.shown[i] if i < len(truth.shown) else None
+        sb = guess.shown[i] if i < len(guess.shown) else None
+        steps.append(Step(i, a, b, frames_equal(a, b, sa, sb), _differs(a, b), errors.get(i)))
+    return Comparison(
+        predictor,
+        "free",
+        real,
+        steps,
+        first_divergence(real.events, prediction.parsed),
+        entry_return(real.events),
+        entry_return(prediction.events),
+        trace_metrics(real.events, prediction.parsed),
+        prediction.text,
+        prediction.error_lines(),
+    )
+
+
+def compare_single_step(real: Trace, result: SingleStep, predictor: str) -> Comparison:
+    """Single-step predictions (each frame from the true ones before it) against the real trace.
+
+    ``metrics`` here are the next-frame exact match and its parts (shares of frames 2..n)."""
+    frames = [render_frame(e, s) for e, s in shown_locals(real.events)]
+    prompt = result.task.prompt()
+    prefix = prompt
+    guesses = {g.index: g for g in result.steps}
+    steps = [Step(0, real.events[0], real.events[0], True)] if real.events else []
+    for i in range(1, len(real.events)):
+        prefix_before = prefix
+        prefix += frames[i]
+        guess = guesses.get(i)
+        if guess is None:
+            steps.append(Step(i, real.events[i], None, False, error="not predicted"))
+            continue
+        parsed = parse_cwm(prefix_before + guess.text, source=real.program.source)
+        last = parsed.event_frames[-1] if parsed.event_frames else -1
+        predicted = parsed.events[-1] if last == i else None
+        error = next((e.message for e in parsed.errors if e.frame == i), None)
+        steps.append(Step(i, real.events[i], predicted, guess.exact, _differs(real.events[i], predicted), error))
+    divergence = next((s.index for s in steps if not s.same), None)
+    real_value = entry_return(real.events)
+    last_return = next((s.predicted for s in reversed(steps) if s.real is not None and s.real.kind == "return"), None)
+    figures = {part: result.share(part) for part in ("exact", "kind_action", "kind_state")}
+    return Comparison(
+        predictor,
+        "single-step",
+        real,
+        steps,
+        divergence,
+        real_value,
+        last_return.value if last_return is not None else None,
+        figures,
+    )
+
+
+__all__ = ["Comparison", "Step", "compare_free", "compare_single_step"]

@@ -1,0 +1,166 @@
+"""``openai``: any OpenAI-compatible completions endpoint (vLLM, llama.cpp's server, SGLang).
+
+Through the official ``openai`` client: its retries (with exponential backoff
+on rate limits, server errors, timeouts and dropped connections) and its
+timeouts. The prompt is the CWM text (special tokens written as text, which
+these servers read as the tokens); the server is asked for ``max_tokens`` and
+the completion is cut where the entry scope is left, after ``max_frames``
+frames, or at the end-of-text token. Raw completions are cached on disk, one
+file per (endpoint, model, prompt, sampling settings), so a rerun asks the
+server nothing it has already answered. ``workers`` requests run at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tracer import Trace
+from tracer.cwm_render import render_frame, shown_locals
+from tracer.cwm_tokens import FRAME_SEP, KIND_TOKENS
+
+from .base import (
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MAX_TOKENS,
+    Prediction,
+    PredictorError,
+    SingleStep,
+    Task,
+    guess_from_text,
+)
+
+API_KEY_ENV = "CWM_OPENAI_API_KEY"  # else OPENAI_API_KEY; servers on loopback usually want none
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cwm" / "completions"
+_TOKEN_KIND = {token: kind for kind, token in KIND_TOKENS.items()}
+
+
+def cut_at_scope_exit(text: str, max_frames: int, frames_before: int = 1) -> tuple[str, str]:
+    """``text`` up to the frame that leaves the entry scope (or ``max_frames`` frames in all);
+    and why it stopped there (end, max_frames, or max_tokens when neither came)."""
+    depth = 0
+    frames = frames_before
+    pos = 0
+    while True:
+        end = text.find(FRAME_SEP, pos)
+        if end < 0:
+            return text, "max_tokens"
+        frame = text[pos:end].lstrip()
+        kind = next((k for t, k in _TOKEN_KIND.items() if frame.startswith(t)), None)
+        pos = end + len(FRAME_SEP)
+        frames += 1
+        if kind == "call":
+            depth += 1
+        elif kind == "return":
+            depth -= 1
+        if depth < 0:
+            return text[:pos], "end"
+        if frames >= max_frames:
+            return text[:pos], "max_frames"
+
+
+class OpenAIPredictor:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        workers: int = 4,
+        retries: int = 4,
+        timeout: float = 120.0,
+        cache_dir: str | Path | None = DEFAULT_CACHE,
+        eos: str = "<|endoftext|>",
+    ) -> None:
+        try:
+            import openai
+        except ImportError:
+            raise PredictorError("the openai predictor needs the openai package: pip install 'cwm[predict]'") from None
+        self.base_url, self.model = base_url.rstrip("/"), model
+        self.sampling = {"temperature": temperature, "top_p": top_p, "seed": seed, "max_tokens": max_tokens}
+        self.workers = max(1, workers)
+        self.eos = eos
+        self.cache = Path(cache_dir) if cache_dir is not None else None
+        key = os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "none"
+        self._openai = openai
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=retries, timeout=timeout)
+
+    # -- the raw completions, cached --------------------------------------------------
+    def _key(self, prompt: str, stop: list[str] | None) -> str:
+        what = json.dumps([self.base_url, self.model, prompt, self.sampling, stop], sort_keys=True)
+        return hashlib.sha256(what.encode()).hexdigest()
+
+    def complete(self, prompt: str, stop: list[str] | None = None) -> str:
+        """The server's completion of ``prompt`` (from the cache when it has it)."""
+        key = self._key(prompt, stop)
+        path = self.cache / key[:2] / f"{key}.json" if self.cache is not None else None
+        if path is not None and path.is_file():
+            try:
+                return str(json.loads(path.read_text(encoding="utf-8"))["text"])
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged entry: ask again
+        openai = self._openai
+        try:
+            answer = self.client.completions.create(model=self.model, prompt=prompt, stop=stop, **self.sampling)
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            raise PredictorError(f"{self.base_url}: no answer after the retries ({_short(exc)})") from None
+        except openai.APIStatusError as exc:
+            raise PredictorError(
+                f"{self.base_url}: the server answered {exc.status_code} after the retries ({_short(exc)})"
+            ) from None
+        text = answer.choices[0].text if answer.choices else ""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"prompt": prompt, "text": text}), encoding="utf-8")
+            tmp.replace(path)  # whole or absent: an interrupted write leaves no half entry
+        return text
+
+    def _map(self, prompts: list[tuple[str, list[str] | None]]) -> list[str]:
+        with ThreadPoolExecutor(self.workers) as pool:
+            return list(pool.map(lambda p: self.complete(*p), prompts))
+
+    # -- the predictor ----------------------------------------------------------------
+    def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
+        texts = self._map([(t.prompt(), None) for t in tasks])
+        out = []
+        for task, text in zip(tasks, texts, strict=True):
+            stopped = "max_tokens"
+            if self.eos and self.eos in text:
+                text, stopped = text[: text.index(self.eos)], "eos"
+            kept, why = cut_at_scope_exit(text, max_frames)
+            out.append(Prediction.from_text(task, kept, why if why != "max_tokens" else stopped))
+        return out
+
+    def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
+        """Each next frame asked for separately (one request per frame, stopped at its end)."""
+        asks: list[tuple[str, list[str] | None]] = []
+        where: list[tuple[int, int, str]] = []
+        for t, trace in enumerate(traces):
+            frames = [render_frame(e, s) for e, s in shown_locals(trace.events)]
+            prefix = Task.of(trace).prompt()
+            for i in range(1, len(frames)):
+                asks.append((prefix, [FRAME_SEP]))
+                where.append((t, i, frames[i]))
+                prefix += frames[i]
+        texts = self._map(asks)
+        out = [SingleStep(Task.of(trace)) for trace in traces]
+        for (t, i, real), text in zip(where, texts, strict=True):
+            out[t].steps.append(guess_from_text(i, text.lstrip() + FRAME_SEP, real))
+        return out
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
+
+
+__all__ = ["API_KEY_ENV", "OpenAIPredictor", "cut_at_scope_exit"]

@@ -1,0 +1,431 @@
+"""Predictors (copy, oracle, hf, openai), the Table 9 metrics, and `cwm predict`.
+
+The model predictors run for real: a tiny model trained here with `cwm train`
+(to overfitting: it writes the test programs' traces back), and an
+OpenAI-compatible server over it on loopback (tests/openai_server.py, which
+says why it is not llama.cpp's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.compare import compare_free
+from benchmarks.metrics import first_divergence, macro, trace_metrics
+from benchmarks.predictors import CopyPredictor, Prediction, PredictorError, Task
+from tests import train_support
+from tracer import parse_cwm, record, render_cwm
+from tracer.cwm_render import shown_locals
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOP = textwrap.dedent(
+    """\
+    def f(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+    """
+)
+
+
+def cwm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "error" in line]
+    assert lines, done.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def prediction_of(trace: Any, frames_text: str) -> Prediction:
+    return Prediction.from_text(Task.of(trace), frames_text)
+
+
+# -- the metrics on hand-made pairs --------------------------------------------------------
+def test_the_real_trace_as_a_prediction_scores_100_on_every_metric() -> None:
+    trace = record(LOOP, "f(3)")
+    perfect = prediction_of(trace, render_cwm(trace, context=False).split("<|frame_sep|>", 1)[1])
+    assert perfect.parsed.valid
+    assert trace_metrics(trace.events, perfect.parsed) == dict.fromkeys(
+        trace_metrics(trace.events, perfect.parsed), 1.0
+    )
+    assert first_divergence(trace.events, perfect.parsed) is None
+
+
+def test_metrics_of_a_prediction_with_known_mistakes() -> None:
+    trace = record("def f(x):\n    y = x + 1\n    return y * 2\n", "f(1)")
+    # real: call {x: 1}; line "y = x + 1" {x: ..}; line "return y * 2" {x: .., y: 2}; return "4"
+    frames = (
+        '<|line_sep|>{"x": ".."}<|action_sep|>    y = x + 1\n<|frame_sep|>'  # right
+        '<|line_sep|>{"x": "..", "y": "3"}<|action_sep|>    return y * 2\n<|frame_sep|>'  # y wrong
+        '<|return_sep|><|action_sep|>    return y * 2\n<|arg_sep|>"6"<|frame_sep|>'  # value wrong
+    )
+    m = trace_metrics(trace.events, prediction_of(trace, frames).parsed)
+    assert m["valid_format"] == 1.0 and m["action"] == 1.0
+    assert m["state"] == 0.5 and m["valid_json"] == 1.0  # 2 line frames scored, one right
+    assert m["key_match"] == 1.0
+    assert m["key_value_match"] == pytest.approx((1 + 1 / 3) / 2)  # {x,y=3} vs {x,y=2}: 1 of 3 pairs shared
+    assert m["output"] == 0.0
+    assert first_divergence(trace.events, prediction_of(trace, frames).parsed) == 2
+
+
+def test_output_compares_values_not_spelling_and_broken_frames_count_as_invalid() -> None:
+    trace = record("def f():\n    return [1, 2]\n", "f()")
+    spaced = '<|line_sep|>{}<|action_sep|>    return [1, 2]\n<|frame_sep|><|return_sep|><|action_sep|>    return [1, 2]\n<|arg_sep|>"[1,2]"<|frame_sep|>'
+    assert trace_metrics(trace.events, prediction_of(trace, spaced).parsed)["output"] == 1.0
+    broken = '<|line_sep|>{"oops<|action_sep|>    return [1, 2]\n<|frame_sep|>'
+    m = trace_metrics(trace.events, prediction_of(trace, broken).parsed)
+    assert m["valid_format"] == 0.0 and m["valid_json"] == 0.0 and m["output"] == 0.0
+    assert macro([m, dict.fromkeys(m, 1.0)])["valid_format"] == 50.0
+
+
+def test_shown_locals_does_not_change_a_frame_it_already_gave() -> None:
+    trace = record(LOOP, "f(2)")
+    frames = list(shown_locals(trace.events))
+    assert frames[0][1] == {"n": "2"}  # the call frame's own locals, not the scope grown since
+
+
+# -- copy -------------------------------------------------------------------------------
+def test_copy_walks_the_function_from_its_def_then_returns_none() -> None:
+    trace = record("x = 1\n\ndef f(n):\n    a = n\n    return a\n\ny = 2\n", "f(5)")
+    [p] = CopyPredictor().free([Task.of(trace)])
+    assert p.parsed.valid and p.stopped == "end"
+    assert [(e.kind, e.source_line) for e in p.events] == [
+        ("call", "def f(n):"),
+        ("line", "    a = n"),
+        ("line", "    return a"),
+        ("return", "    return a"),
+    ]
+    assert p.events[-1].value == "None" and all(e.locals == {"n": "5"} for e in p.events[:-1])
+
+
+def test_copy_single_step_is_the_training_baseline() -> None:
+    from training.metrics import copy_scores
+
+    traces = train_support.traces()
+    for trace, result in zip(traces, CopyPredictor().single_step(traces), strict=True):
+        scores = copy_scores(trace)
+        assert len(result.steps) == scores.frames
+        assert sum(s.exact for s in result.steps) == scores.exact
+        assert sum(s.kind_action for s in result.steps) == scores.kind_action
+
+
+# -- oracle -----------------------------------------------------------------------------
+@pytest.mark.docker
+def test_the_oracle_reproduces_the_real_trace_exactly() -> None:
+    from benchmarks.predictors import OraclePredictor
+
+    trace = cwm_trace(LOOP, "f(4)")
+    oracle = OraclePredictor()
+    [p] = oracle.free([Task.of(trace)])
+    assert compare_free(trace, p, "oracle").first_divergence is None
+    assert all(v == 1.0 for v in trace_metrics(trace.events, p.parsed).values())
+    [steps] = oracle.single_step([trace])
+    assert steps.steps and all(s.exact for s in steps.steps)
+
+
+def cwm_trace(source: str, entry: str) -> Any:
+    from sandbox import Sandbox
+    from sandbox.job import Job
+
+    with Sandbox() as box:
+        return box.run(Job(source, entry))
+
+
+# -- hf: a model trained here -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("trl", reason="needs the train extra")
+    dataset = train_support.write_dataset(tmp_path_factory.mktemp("traces"))
+    return train_support.train_model(tmp_path_factory.mktemp("model"), dataset, steps=150)
+
+
+@pytest.fixture(scope="module")
+def hf(model: Path) -> Any:
+    from benchmarks.predictors.hf import HFPredictor
+
+    return HFPredictor(str(model), batch_size=4, max_new_tokens=400)
+
+
+@pytest.mark.slow
+def test_hf_free_running_writes_the_trace_it_learnt_and_stops_when_the_entry_returns(hf: Any) -> None:
+    traces = train_support.traces()[:4]
+    predictions = hf.free([Task.of(t) for t in traces])
+    right = [compare_free(t, p, "hf").first_divergence is None for t, p in zip(traces, predictions, strict=True)]
+    assert sum(right) >= 2, [p.text[:300] for p in predictions]  # overfit: most come back exactly
+    for trace, p in zip(traces, predictions, strict=True):
+        if compare_free(trace, p, "hf").first_divergence is None:
+            assert p.stopped == "end" and p.events[-1].kind == "return"  # stopped at the entry's return
+
+
+@pytest.mark.slow
+def test_hf_batched_rollouts_equal_one_at_a_time_and_max_frames_holds(hf: Any) -> None:
+    tasks = [Task.of(t) for t in train_support.traces()[::3]]
+    together = [p.text for p in hf.free(tasks)]
+    alone = [hf.free([t])[0].text for t in tasks]
+    assert together == alone
+    [short] = hf.free(tasks[:1], max_frames=3)
+    assert short.stopped in ("max_frames", "end") and short.parsed.frames <= 3
+
+
+@pytest.mark.slow
+def test_hf_rollout_encodes_the_prompt_once_then_one_token_per_step(hf: Any) -> None:
+    widths: list[int] = []
+    handle = hf.model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    try:
+        [p] = hf.free([Task.of(train_support.traces()[0])])
+    finally:
+        handle.remove()
+    prompt = len(hf.prompt_ids(p.task))
+    assert widths[0] == prompt and len(widths) > 5
+    assert set(widths[1:]) == {1}  # the KV cache: the prefix is never encoded again
+
+
+@pytest.mark.slow
+def test_hf_single_step_in_one_pass_agrees_with_greedy_decoding_of_each_frame(hf: Any) -> None:
+    import torch
+
+    traces = train_support.traces()[::2]
+    results = hf.single_step(traces)
+    checked = agreed = 0
+    for trace, result in zip(traces, results, strict=True):
+        frames = [ids for ids, _ in hf.encoder.frames(trace.events)]
+        context = hf.encoder.context(trace)
+        for guess in result.steps[:6]:
+            prefix = context + [t for f in frames[: guess.index] for t in f]
+            with torch.no_grad():
+                out = hf.model.generate(
+                    input_ids=torch.tensor([prefix]),
+                    attention_mask=torch.ones(1, len(prefix), dtype=torch.long),
+                    max_new_tokens=len(frames[guess.index]),
+                    do_sample=False,
+                    pad_token_id=hf.pad,
+                )
+            generated = out[0, len(prefix) :].tolist()
+            checked += 1
+            agreed += (generated == frames[guess.index]) == guess.exact
+    assert checked >= 20 and agreed == checked
+    assert any(s.exact for r in results for s in r.steps)  # not a model that gets nothing right
+
+
+# -- openai: a real server on loopback ----------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(model: Path) -> Iterator[Any]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*extra: str) -> str:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.openai_server", str(model), "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        started.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on"), line
+        return f"http://127.0.0.1:{line.split()[-1]}/v1"
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def stats(url: str) -> dict[str, int]:
+    import urllib.request
+
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=10) as answer:
+        return dict(json.loads(answer.read()))
+
+
+@pytest.mark.slow
+def test_openai_predictor_writes_what_the_model_writes_and_caches_it(server: Any, hf: Any, tmp_path: Path) -> None:
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    url = server()
+    tasks = [Task.of(t) for t in train_support.traces()[:3]]
+    served = OpenAIPredictor(url, "tiny", max_tokens=400, cache_dir=tmp_path, workers=2)
+    texts = [p.text for p in served.free(tasks)]
+    assert texts == [p.text for p in hf.free(tasks)]  # the same model, greedy, through HTTP
+    assert stats(url)["completions"] == 3
+    again = OpenAIPredictor(url, "tiny", max_tokens=400, cache_dir=tmp_path)
+    assert [p.text for p in again.free(tasks)] == texts
+    assert stats(url)["completions"] == 3  # answered from the cache
+    other = OpenAIPredictor(url, "tiny", max_tokens=400, cache_dir=tmp_path, seed=1, temperature=0.7)
+    other.free(tasks[:1])
+    assert stats(url)["completions"] == 4  # other sampling settings: another entry
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("status", [500, 429])
+def test_openai_predictor_retries_server_errors_and_rate_limits(server: Any, tmp_path: Path, status: int) -> None:
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    url = server("--fail-first", "2", "--fail-status", str(status))
+    [p] = OpenAIPredictor(url, "tiny", max_tokens=50, cache_dir=tmp_path, retries=3).free(
+        [Task.of(train_support.traces()[0])]
+    )
+    assert p.text and stats(url)["completions"] == 1
+
+
+@pytest.mark.slow
+def test_openai_errors_after_the_retries_are_one_line(server: Any, tmp_path: Path) -> None:
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    url = server("--fail-first", "100")
+    with pytest.raises(PredictorError, match="answered 500 after the retries"):
+        OpenAIPredictor(url, "tiny", cache_dir=tmp_path, retries=1).free([Task.of(train_support.traces()[0])])
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    start = time.monotonic()
+    done = cwm("predict", str(source), "--call", "f(2)", "--backend", "openai", "--base-url", down, "--model", "m")
+    one_line_error(done, 5, "no answer after the retries")
+    assert time.monotonic() - start < 120
+
+
+# -- the command -------------------------------------------------------------------------
+@pytest.mark.docker
+def test_predict_copy_compare_in_each_format(tmp_path: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    base = ["predict", str(source), "--call", "f(3)", "--backend", "copy", "--compare"]
+    pretty = cwm(*base, "--format", "pretty")
+    assert pretty.returncode == 0, pretty.stderr
+    assert "first divergence: step 3" in pretty.stdout and "predicted None, real 3 (wrong)" in pretty.stdout
+    data = json.loads(cwm(*base, "--format", "json").stdout)
+    assert data["comparison"]["first_divergence"] == 2 and data["comparison"]["real_return"] == "3"
+    assert data["prediction"]["events"][1]["source_line"] == "    total = 0"
+    text = cwm("predict", str(source), "--call", "f(3)", "--backend", "copy", "--format", "cwm").stdout
+    assert parse_cwm(text).valid and "# << START_OF_TRACE" in text
+
+
+@pytest.mark.docker
+def test_predict_bad_input_is_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    one_line_error(cwm("predict", str(source), "--call", "f(", "--backend", "copy"), 2, "not a Python expression")
+    one_line_error(cwm("predict", str(tmp_path / "none.py"), "--call", "f()", "--backend", "copy"), 2, "no such file")
+    one_line_error(
+        cwm("predict", str(source), "--call", "f(1)", "--model", str(tmp_path / "nope")), 2, "no such folder"
+    )
+    one_line_error(cwm("predict", str(source), "--call", "f(1)"), 2, "needs --model")
+    one_line_error(cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--model", "x"), 2, "--model")
+    one_line_error(
+        cwm("predict", str(source), "--call", "f(1)", "--backend", "openai", "--model", "m"), 2, "--base-url"
+    )
+    before = tmp_path / "raises.py"
+    before.write_text("raise SystemExit(3)\ndef f():\n    return 1\n")
+    done = cwm("predict", str(before), "--call", "f()", "--backend", "copy")
+    assert done.returncode == 1 and "failed before f() was called" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_predict_with_a_garbage_model_names_the_invalid_frame(tmp_path: Path) -> None:
+    from training.model import build_tiny
+    from training.recipe import TinyModel
+
+    tok = train_support.tokenizer()
+    import torch
+
+    torch.manual_seed(0)
+    model = build_tiny(
+        TinyModel(hidden_size=32, layers=1, heads=2, kv_heads=1, intermediate_size=64), tok, 512, torch.float32, "sdpa"
+    )
+    model.save_pretrained(tmp_path / "garbage")
+    tok.save_pretrained(tmp_path / "garbage")
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    done = cwm(
+        "predict",
+        str(source),
+        "--call",
+        "f(2)",
+        "--model",
+        str(tmp_path / "garbage"),
+        "--max-new-tokens",
+        "60",
+        "--format",
+        "json",
+    )
+    assert done.returncode == 1, done.stderr
+    assert "invalid frame at step" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_predict_an_adapter_made_for_another_base_names_both(tmp_path: Path, model: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from training.model import build_tiny
+    from training.recipe import TinyModel
+
+    tok = train_support.tokenizer()
+    other = build_tiny(
+        TinyModel(hidden_size=48, layers=1, heads=2, kv_heads=1, intermediate_size=64), tok, 512, torch.float32, "sdpa"
+    )
+    other.save_pretrained(tmp_path / "other")
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "other")  # so the adapter names its base
+    adapter = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    adapter.save_pretrained(tmp_path / "adapter")
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    done = cwm("predict", str(source), "--call", "f(2)", "--model", str(model), "--adapter", str(tmp_path / "adapter"))
+    one_line_error(done, 5, "was made for the base model", str(tmp_path / "other"), str(model))
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_predict_with_the_trained_model_compares_and_writes_the_page(tmp_path: Path, model: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(train_support.PROGRAMS[2][0])
+    page = tmp_path / "f.html"
+    done = cwm(
+        "predict", str(source), "--call", train_support.PROGRAMS[2][1], "--model", str(model),
+        "--compare", "--format", "json", "--html", str(page),
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) == {"prediction", "comparison"} and data["comparison"]["predictor"] == "hf"
+    assert page.stat().st_size > 1000
+    single = cwm(
+        "predict", str(source), "--call", train_support.PROGRAMS[2][1], "--model", str(model),
+        "--mode", "single-step", "--format", "json",
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr
+    figures = json.loads(single.stdout)["comparison"]["metrics"]
+    assert set(figures) == {"exact", "kind_action", "kind_state"} and figures["exact"] > 0

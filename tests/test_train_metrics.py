@@ -96,3 +96,31 @@ def test_one_forward_pass_agrees_with_greedy_decoding() -> None:
         by_trace.setdefault(example.trace_id, []).extend(next(flat) for _ in example.frames[1:])
     want = sum(sum(v) / len(v) for v in by_trace.values()) / len(by_trace) * 100
     assert figures["exact"] == pytest.approx(want, abs=0.01)
+
+
+def test_the_tiny_models_tokenizer_loads_back_as_it_was_trained(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """transformers loads a Qwen2 folder's tokenizer as a Qwen2Tokenizer (its own pipeline around
+    the saved vocabulary): the trained one must tokenize exactly like what loads."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from tracer import render_cwm
+    from training.model import build_tiny
+    from training.recipe import TinyModel
+
+    tok = train_support.tokenizer()
+    model = build_tiny(
+        TinyModel(hidden_size=16, layers=1, heads=2, kv_heads=1, intermediate_size=32), tok, 64, torch.float32, "sdpa"
+    )
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    texts = [render_cwm(t) for t in train_support.traces()] + [
+        "    total = 0\n",
+        "x = 'caf\u00e9'  # 12\r\n",
+        "  \t\n\n",
+    ]
+    for text in texts:
+        for split in (True, False):
+            want = tok(text, add_special_tokens=False, split_special_tokens=split)["input_ids"]
+            assert loaded(text, add_special_tokens=False, split_special_tokens=split)["input_ids"] == want, text

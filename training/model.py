@@ -87,11 +87,23 @@ def load_tokenizer(name: str) -> Any:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     """A byte-level BPE tokenizer trained on ``texts``, with the CWM tokens as special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
+    # Qwen2's own pipeline (its normalizer, pre-tokenizer and decoder): the tiny model is a
+    # Qwen2, and transformers loads the tokenizer of a Qwen2 folder as a Qwen2Tokenizer, which
+    # builds this pipeline around the saved vocabulary and merges whatever the folder says.
+    # With any other pipeline the tokenizer that loads would not be the one the model was
+    # trained with (tests/test_train_metrics.py checks they tokenize alike).
     core = Tokenizer(models.BPE())
-    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.normalizer = normalizers.NFC()
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     core.decoder = decoders.ByteLevel()
     special = [EOS_TOKEN, PAD_TOKEN, *SPECIAL_TOKENS]
     trainer = trainers.BpeTrainer(

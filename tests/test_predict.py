@@ -156,7 +156,9 @@ def cwm_trace(source: str, entry: str) -> Any:
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("trl", reason="needs the train extra")
     dataset = train_support.write_dataset(tmp_path_factory.mktemp("traces"))
-    return train_support.train_model(tmp_path_factory.mktemp("model"), dataset, steps=150)
+    return train_support.train_model(
+        tmp_path_factory.mktemp("model"), dataset, steps=300, hidden_size=128, intermediate_size=256
+    )
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +170,7 @@ def hf(model: Path) -> Any:
 
 @pytest.mark.slow
 def test_hf_free_running_writes_the_trace_it_learnt_and_stops_when_the_entry_returns(hf: Any) -> None:
-    traces = train_support.traces()[:4]
+    traces = train_support.traces()
     predictions = hf.free([Task.of(t) for t in traces])
     right = [compare_free(t, p, "hf").first_divergence is None for t, p in zip(traces, predictions, strict=True)]
     assert sum(right) >= 2, [p.text[:300] for p in predictions]  # overfit: most come back exactly
@@ -429,3 +431,29 @@ def test_predict_with_the_trained_model_compares_and_writes_the_page(tmp_path: P
     assert single.returncode == 0, single.stderr
     figures = json.loads(single.stdout)["comparison"]["metrics"]
     assert set(figures) == {"exact", "kind_action", "kind_state"} and figures["exact"] > 0
+
+
+@pytest.mark.slow
+def test_constrained_decoding_makes_even_a_random_model_write_valid_frames(tmp_path: Path) -> None:
+    import torch
+
+    from benchmarks.predictors.hf import HFPredictor
+    from training.model import build_tiny
+    from training.recipe import TinyModel
+
+    tok = train_support.tokenizer()
+    torch.manual_seed(1)
+    shape = TinyModel(hidden_size=32, layers=1, heads=2, kv_heads=1, intermediate_size=64)
+    build_tiny(shape, tok, 1024, torch.float32, "sdpa").save_pretrained(tmp_path / "random")
+    tok.save_pretrained(tmp_path / "random")
+    traces = train_support.traces()[::4]
+    tasks = [Task.of(t) for t in traces]
+    free = HFPredictor(str(tmp_path / "random"), max_new_tokens=300).free(tasks, max_frames=8)
+    assert not all(p.parsed.valid for p in free)  # unconstrained, it writes garbage
+    for sample in (0.0, 1.0):
+        steered = HFPredictor(str(tmp_path / "random"), max_new_tokens=2000, constrain=True, temperature=sample)
+        for trace, p in zip(traces, steered.free(tasks, max_frames=8), strict=True):
+            assert p.parsed.valid and not p.parsed.truncated, (p.error_lines(), p.text[:500])
+            assert p.parsed.frames >= 2
+            lines = set(trace.program.source.split("\n"))
+            assert all(e.source_line in lines for e in p.events)

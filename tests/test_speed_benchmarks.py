@@ -239,3 +239,20 @@ def test_the_training_benchmark_compares_both_pipelines(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as stopped:  # no dataset there: said in one line, exit 2
         train_speed.main(["--data", str(tmp_path / "none"), "--quiet"])
     assert stopped.value.code == CANNOT_RUN
+
+
+@pytest.mark.slow
+def test_the_rollout_benchmark_times_all_four_ways(tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="needs the train extra")
+    from benchmarks.speed import rollout
+
+    report = tmp_path / "figures.json"
+    code = rollout.main(["--min-frames", "20", "--quiet", "--plain", "--json", str(report)])
+    figures = json.loads(report.read_text())
+    assert figures["traces"] >= 2 and figures["frames"] >= 40
+    assert set(figures["frames_per_second"]) == {"cached", "reencode", "one_pass", "per_frame"}
+    assert figures["cached_ratio"] == pytest.approx(figures["seconds"]["reencode"] / figures["seconds"]["cached"])
+    assert code == OK  # without --check the verdicts are reported, not returned
+    with pytest.raises(SystemExit) as stopped:
+        rollout.main(["--min-frames", "100000", "--quiet"])  # no trace that long: one line, exit 2
+    assert stopped.value.code == CANNOT_RUN

@@ -45,7 +45,7 @@ def from_spec(spec: str, **options: Any) -> Predictor:
         from .hf import HFPredictor
 
         model, _, adapter = rest.partition("+")
-        keep = ("device", "dtype", "temperature", "top_p", "seed", "batch_size", "max_new_tokens")
+        keep = ("device", "dtype", "temperature", "top_p", "seed", "batch_size", "max_new_tokens", "constrain")
         return HFPredictor(model, adapter or None, **{k: v for k, v in options.items() if k in keep})
     if name == "openai" and "#" in rest:
         from .served import OpenAIPredictor

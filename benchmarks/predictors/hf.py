@@ -89,6 +89,7 @@ class HFPredictor:
         seed: int = 0,
         batch_size: int = 8,
         max_new_tokens: int = DEFAULT_MAX_TOKENS,
+        constrain: bool = False,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -106,6 +107,8 @@ class HFPredictor:
         self.device = pick_device(device)
         self.temperature, self.top_p, self.seed = temperature, top_p, seed
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.constrain = constrain
+        self._token_texts: list[str] | None = None
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(adapter if adapter and _has_tokenizer(adapter) else model)
             loaded = AutoModelForCausalLM.from_pretrained(model, dtype=pick_dtype(self.device, dtype))
@@ -166,6 +169,21 @@ class HFPredictor:
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 return scope.step(input_ids[:, -1].tolist(), input_ids.device)
 
+        processors = None
+        if self.constrain:
+            from transformers import LogitsProcessorList
+
+            from .constrain import FrameGrammar, processor, token_texts
+
+            if self._token_texts is None:
+                self._token_texts = token_texts(self.tokenizer)
+            grammar = FrameGrammar(
+                self.encoder,
+                self._token_texts,
+                [t.program.source.split("\n") for t in tasks],
+                [set(t.first.locals or {}) for t in tasks],
+            )
+            processors = LogitsProcessorList([processor(grammar)])
         torch.manual_seed(self.seed)
         sample = self.temperature > 0
         with torch.no_grad():
@@ -178,6 +196,7 @@ class HFPredictor:
                 top_p=self.top_p if sample else None,
                 top_k=None,
                 stopping_criteria=StoppingCriteriaList([Stop()]),
+                logits_processor=processors,
                 pad_token_id=self.pad,
                 eos_token_id=self.encoder.eos,
                 use_cache=True,
@@ -185,6 +204,8 @@ class HFPredictor:
         out = []
         for row, task in enumerate(tasks):
             new = generated[row, width:].tolist()
+            while new and new[-1] == self.pad:  # a row that stopped before the others is padded
+                new.pop()
             stopped = scope.reason[row] or "max_tokens"
             if self.encoder.eos in new:
                 new = new[: new.index(self.encoder.eos)]

@@ -88,6 +88,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-new-tokens", type=_positive, default=DEFAULT_MAX_TOKENS, help=f"default: {DEFAULT_MAX_TOKENS}"
     )
+    p.add_argument(
+        "--constrain",
+        action="store_true",
+        help="hf: constrained decoding: every frame well formed, every action a line of the program",
+    )
     p.add_argument("--device", default="auto", help="hf: cuda, mps, cpu or auto (default)")
     p.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where the program runs (default: auto)")
     p.add_argument(
@@ -127,6 +132,8 @@ def _predictor(args: argparse.Namespace) -> Any:
     from benchmarks.predictors import CopyPredictor, OraclePredictor
 
     backend = args.backend or ("openai" if args.base_url else "hf")
+    if args.constrain and backend != "hf":
+        raise UsageError("--constrain is for the hf predictor (it steers the model's own decoding)")
     if backend in ("copy", "oracle"):
         for flag, value in (("--model", args.model), ("--adapter", args.adapter), ("--base-url", args.base_url)):
             if value:
@@ -167,6 +174,7 @@ def _predictor(args: argparse.Namespace) -> Any:
         top_p=args.top_p,
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
+        constrain=args.constrain,
     )
 
 

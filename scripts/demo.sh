@@ -43,4 +43,10 @@ if [ "$minutes" != "0" ]; then
   .venv/bin/cwm train training/recipes/tiny-cpu.yaml data.path=out/traces output.dir=runs/demo \
     time_budget_minutes="$minutes" eval.every_minutes=null
   echo "demo: the run is in runs/demo (curves.png, summary.json, final/; TensorBoard logs in runs/demo/runs)"
+  # 5. ask the model what a program does, beside the real run, as a page too
+  status=0
+  .venv/bin/cwm predict examples/collatz.py --call "collatz(6)" --model runs/demo/final --compare \
+    --format pretty --max-frames 40 --html out/collatz-predicted.html || status=$?
+  [ "$status" -le 1 ] || exit "$status"  # 1: the prediction has invalid frames (listed above); more: a failure
+  echo "demo: the prediction beside the real run: out/collatz-predicted.html"
 fi

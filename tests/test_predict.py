@@ -208,26 +208,41 @@ def test_hf_rollout_encodes_the_prompt_once_then_one_token_per_step(hf: Any) -> 
 def test_hf_single_step_in_one_pass_agrees_with_greedy_decoding_of_each_frame(hf: Any) -> None:
     import torch
 
+    from training.examples import ExampleReport, trace_examples
+
     traces = train_support.traces()[::2]
     results = hf.single_step(traces)
     checked = agreed = 0
     for trace, result in zip(traces, results, strict=True):
-        frames = [ids for ids, _ in hf.encoder.frames(trace.events)]
-        context = hf.encoder.context(trace)
-        for guess in result.steps[:6]:
-            prefix = context + [t for f in frames[: guess.index] for t in f]
+        assert [s.index for s in result.steps] == sorted(s.index for s in result.steps)
+        # each frame as the one pass saw it: in its window, after that window's own prefix
+        spans = {
+            span.index: (example.input_ids[: span.start], example.input_ids[span.start : span.end + 1])
+            for example in trace_examples(trace, hf.encoder, hf.context_length, ExampleReport())
+            for span in example.frames
+        }
+        for guess in result.steps[:8]:
+            prefix, frame = spans[guess.index]
             with torch.no_grad():
                 out = hf.model.generate(
                     input_ids=torch.tensor([prefix]),
                     attention_mask=torch.ones(1, len(prefix), dtype=torch.long),
-                    max_new_tokens=len(frames[guess.index]),
+                    max_new_tokens=len(frame),
                     do_sample=False,
                     pad_token_id=hf.pad,
                 )
             generated = out[0, len(prefix) :].tolist()
             checked += 1
-            agreed += (generated == frames[guess.index]) == guess.exact
-    assert checked >= 20 and agreed == checked
+            if (generated == frame) == guess.exact:
+                agreed += 1
+                continue
+            # the two may differ only where the top two logits tie within float error (the
+            # cache sums in another order than one pass does)
+            with torch.no_grad():
+                logits = hf.model(input_ids=torch.tensor([prefix + frame])).logits[0]
+            top = logits[len(prefix) - 1 : -1].topk(2, dim=-1).values
+            assert float((top[:, 0] - top[:, 1]).min()) < 1e-3, (trace.program.id, guess.index)
+    assert checked >= 30 and agreed >= checked - 2
     assert any(s.exact for r in results for s in r.steps)  # not a model that gets nothing right
 
 
@@ -345,6 +360,13 @@ def test_predict_bad_input_is_one_line(tmp_path: Path) -> None:
     one_line_error(cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--model", "x"), 2, "--model")
     one_line_error(
         cwm("predict", str(source), "--call", "f(1)", "--backend", "openai", "--model", "m"), 2, "--base-url"
+    )
+    binary = tmp_path / "latin1.py"
+    binary.write_bytes(b"x = '\xe9'\n")
+    one_line_error(cwm("predict", str(binary), "--call", "f()", "--backend", "copy"), 2, "not UTF-8")
+    one_line_error(cwm("predict", str(tmp_path), "--call", "f()", "--backend", "copy"), 2, "is a directory")
+    one_line_error(
+        cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--constrain"), 2, "--constrain"
     )
     before = tmp_path / "raises.py"
     before.write_text("raise SystemExit(3)\ndef f():\n    return 1\n")

@@ -45,6 +45,23 @@ class _Json:
         """Advance over ``text``; False as soon as it leaves the grammar."""
         return all(self._char(c, scope) for c in text)
 
+    def _escape(self, c: str, back: int) -> bool:
+        """After a backslash: one of JSON's escapes, or ``u`` and four hex digits."""
+        if c in '"\\/bfnrt':
+            self.state = back
+            return True
+        if c == "u":
+            self.state = {1: 30, 2: 40, 7: 50}[back]
+            return True
+        return False
+
+    def _hex(self, c: str, back: int) -> bool:
+        if c not in "0123456789abcdefABCDEF":
+            return False
+        first = {1: 30, 2: 40, 7: 50}[back]
+        self.state = back if self.state == first + 3 else self.state + 1
+        return True
+
     @property
     def done(self) -> bool:
         return self.state == 99
@@ -61,8 +78,10 @@ class _Json:
                     self.state = 99
                 elif ord(c) < 0x20:
                     return False
-            elif s == 2:
-                self.state = 1
+            elif s == 2:  # an escape
+                return self._escape(c, back=1)
+            elif 30 <= s <= 33:  # \uXXXX
+                return self._hex(c, back=1)
             elif 20 <= s <= 22:  # null
                 if c != "ull"[s - 20]:
                     return False
@@ -93,9 +112,12 @@ class _Json:
             else:
                 self.buf += c
             ok = True
-        elif s in (3, 8):  # an escape: any character, back in the string
+        elif s in (3, 8):  # an escape, back in the key (2) or the value (7)
             self.buf += "\\" + c
-            ok, self.state = True, s - 1
+            return self._escape(c, back=s - 1)
+        elif 40 <= s <= 43 or 50 <= s <= 53:  # \uXXXX in a key (4x) or a value (5x)
+            self.buf += c
+            return self._hex(c, back=2 if s < 50 else 7)
         elif s == 4:
             ok, self.state = c == ":", 5
         elif s == 5:

@@ -232,6 +232,8 @@ class HFPredictor:
                 span = spans[index]
                 text = self.tokenizer.decode(predicted[span.start : span.end + 1], skip_special_tokens=False)
                 results[id(trace)].steps.append(StepGuess(index, text, exact, kind_action, kind_state))
+        for result in results.values():
+            result.steps.sort(key=lambda step: step.index)  # the windows come back shortest first
         return [results[id(t)] for t in traces]
 
 

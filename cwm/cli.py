@@ -83,6 +83,20 @@ def timeout_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_timeout_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--timeout SECONDS``: the wall-clock and CPU limit of ``what`` (one run, each program)."""
+    from sandbox.job import TIMEOUT_RANGE, Limits
+
+    low, high = TIMEOUT_RANGE
+    parser.add_argument(
+        "--timeout",
+        type=timeout_seconds,
+        default=Limits.wall_seconds,
+        metavar="SECONDS",
+        help=f"{what}, {low:g} to {high:g} (default: {Limits.wall_seconds:g})",
+    )
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -365,9 +365,7 @@ def test_predict_bad_input_is_one_line(tmp_path: Path) -> None:
     binary.write_bytes(b"x = '\xe9'\n")
     one_line_error(cwm("predict", str(binary), "--call", "f()", "--backend", "copy"), 2, "not UTF-8")
     one_line_error(cwm("predict", str(tmp_path), "--call", "f()", "--backend", "copy"), 2, "is a directory")
-    one_line_error(
-        cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--constrain"), 2, "--constrain"
-    )
+    one_line_error(cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--constrain"), 2, "--constrain")
     before = tmp_path / "raises.py"
     before.write_text("raise SystemExit(3)\ndef f():\n    return 1\n")
     done = cwm("predict", str(before), "--call", "f()", "--backend", "copy")

@@ -644,7 +644,12 @@ def _program_traceback(exc: BaseException, source: str, room: int) -> str:
     A message longer than ``room`` characters (what stderr has left) is not
     formatted whole: its line is written from its first ``room`` characters.
     """
-    linecache.cache[PROGRAM_FILENAME] = (len(source), None, [line + "\n" for line in source_lines(source)], PROGRAM_FILENAME)
+    linecache.cache[PROGRAM_FILENAME] = (
+        len(source),
+        None,
+        [line + "\n" for line in source_lines(source)],
+        PROGRAM_FILENAME,
+    )
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in (PROGRAM_FILENAME, ENTRY_FILENAME)]
     try:
         message = str(exc)

@@ -12,7 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.job import TIMEOUT_RANGE, Limits
 from tracer import DEFAULT_MAX_EVENTS
 
 from ..cli import (
@@ -20,8 +19,8 @@ from ..cli import (
     SANDBOXES,
     NoSandbox,
     UsageError,
+    add_timeout_option,
     positive_int,
-    timeout_seconds,
     warnings_as_lines,
     write_output,
 )
@@ -75,13 +74,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--max-events", type=positive_int, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
     )
-    build.add_argument(
-        "--timeout",
-        type=timeout_seconds,
-        default=Limits.wall_seconds,
-        metavar="SECONDS",
-        help=f"wall clock per program, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} (default: {Limits.wall_seconds:g})",
-    )
+    add_timeout_option(build, "wall clock per program")
     build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources)")
     build.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where programs run (default: auto)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox.job import TIMEOUT_RANGE, Job, Limits
+from sandbox.job import Job, Limits
 
-from ..cli import EXIT_RAISED, EXIT_RETURNED, SANDBOXES, ProgramRejected, UsageError, execute, timeout_seconds
+from ..cli import EXIT_RAISED, EXIT_RETURNED, SANDBOXES, ProgramRejected, UsageError, add_timeout_option, execute
 
 if TYPE_CHECKING:
     from benchmarks.compare import Comparison
@@ -95,13 +95,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="hf: cuda, mps, cpu or auto (default)")
     p.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where the program runs (default: auto)")
-    p.add_argument(
-        "--timeout",
-        type=timeout_seconds,
-        default=Limits.wall_seconds,
-        metavar="SECONDS",
-        help=f"limit of the real run, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} (default: {Limits.wall_seconds:g})",
-    )
+    add_timeout_option(p, "limit of the real run")
     p.set_defaults(handler=cmd_predict)
 
 

@@ -8,7 +8,7 @@ import stat
 import sys
 from pathlib import Path
 
-from sandbox.job import TIMEOUT_RANGE, Job, Limits
+from sandbox.job import Job, Limits
 from tracer import BACKENDS, DEFAULT_CAP, DEFAULT_MAX_EVENTS, Renderer, Trace
 
 from ..cli import (
@@ -18,9 +18,9 @@ from ..cli import (
     SANDBOXES,
     ProgramRejected,
     UsageError,
+    add_timeout_option,
     execute,
     positive_int,
-    timeout_seconds,
     write_output,
 )
 
@@ -104,14 +104,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="where the program runs: docker, process (bubblewrap), none (no isolation), "
         "or auto (docker if a daemon answers, else process); default: auto",
     )
-    trace.add_argument(
-        "--timeout",
-        type=timeout_seconds,
-        default=Limits.wall_seconds,
-        metavar="SECONDS",
-        help=f"wall-clock and CPU limit of the run, {TIMEOUT_RANGE[0]:g} to {TIMEOUT_RANGE[1]:g} "
-        f"(default: {Limits.wall_seconds:g})",
-    )
+    add_timeout_option(trace, "wall-clock and CPU limit of the run")
     trace.add_argument("--out", metavar="PATH", help="write the output to PATH instead of standard output")
     trace.set_defaults(handler=cmd_trace)
 

@@ -57,6 +57,11 @@ def pick_dtype(device: str, dtype: str = "auto") -> Any:
     return torch.float32
 
 
+def is_local(name: str) -> bool:
+    """Whether ``name`` means a folder here rather than a hub id (``owner/name`` or ``gpt2``)."""
+    return name.startswith((".", "/", "~")) or name.count("/") >= 2 or Path(name).expanduser().exists()
+
+
 def _adapter_base(adapter: str) -> str | None:
     config = Path(adapter) / "adapter_config.json"
     if not config.is_file():
@@ -102,8 +107,8 @@ class HFPredictor:
             and not (Path(model) / "config.json").is_file()
         ):
             adapter, model = model, _adapter_base(model) or ""  # a LoRA run's folder: its base, then it
-        if not (Path(model).is_dir() or ("/" in model and not Path(model).exists() and model.count("/") == 1)):
-            raise PredictorError(f"model {model!r}: no such folder (and not a hub id of the form owner/name)")
+        if is_local(model) and not Path(model).expanduser().is_dir():
+            raise PredictorError(f"model {model!r}: no such folder")
         self.device = pick_device(device)
         self.temperature, self.top_p, self.seed = temperature, top_p, seed
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
@@ -277,4 +282,4 @@ class _ScopeWatch:
         return torch.tensor([r is not None for r in self.reason], dtype=torch.bool, device=device)
 
 
-__all__ = ["HFPredictor", "pick_device", "pick_dtype"]
+__all__ = ["HFPredictor", "is_local", "pick_device", "pick_dtype"]

@@ -154,11 +154,11 @@ def _predictor(args: argparse.Namespace) -> Any:
         )
     if args.base_url:
         raise UsageError("--base-url is for the openai predictor (add --backend openai)")
+    from benchmarks.predictors.hf import HFPredictor, is_local
+
     for flag, path in (("--model", args.model), ("--adapter", args.adapter)):
-        if path and (path.startswith((".", "/", "~")) or Path(path).exists() or path.count("/") != 1):
-            if not Path(path).expanduser().is_dir():
-                raise UsageError(f"{flag} {path}: no such folder")
-    from benchmarks.predictors.hf import HFPredictor
+        if path and (is_local(path) or flag == "--adapter") and not Path(path).expanduser().is_dir():
+            raise UsageError(f"{flag} {path}: no such folder")
 
     return HFPredictor(
         str(Path(args.model).expanduser()) if Path(args.model).expanduser().exists() else args.model,

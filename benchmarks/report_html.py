@@ -241,8 +241,8 @@ _JS = """
     banner.appendChild(el("span", "No divergence: every step of the prediction matches the real trace."));
   } else {
     banner.className = "banner bad";
-    banner.appendChild(el("span", "The prediction first differs from the real trace at step " + first + "."));
-    const go = el("button", "Go to step " + first);
+    banner.appendChild(el("span", "The prediction first differs from the real trace at step " + (first + 1) + "."));
+    const go = el("button", "Go to step " + (first + 1));
     go.type = "button";
     go.id = "goto-divergence";
     go.addEventListener("click", function () { show(first); slider.focus(); });
@@ -256,7 +256,7 @@ _JS = """
   if (steps.length > 0 && steps.length <= 4000) {
     steps.forEach(function (s, i) {
       const cell = el("span", null, (s.same ? "" : "differs") + (i === first ? " first" : ""));
-      cell.title = "step " + i + (s.same ? "" : ": differs");
+      cell.title = "step " + (i + 1) + (s.same ? "" : ": differs");
       timeline.appendChild(cell);
     });
   } else if (first !== null && first !== undefined && steps.length > 1) {
@@ -277,7 +277,7 @@ _JS = """
   item("program", data.real.program.id + (data.real.program.entry ? ": " + data.real.program.entry : ""));
   item("real outcome", data.real.outcome.status);
   item("steps", "real " + data.real.events.length + ", compared " + steps.length);
-  item("first divergence", first === null || first === undefined ? "none" : "step " + first);
+  item("first divergence", first === null || first === undefined ? "none" : "step " + (first + 1));
   Object.keys(data.metrics || {}).forEach(function (name) {
     const v = data.metrics[name];
     item(name, typeof v === "number" ? (100 * v).toFixed(1) + "%" : shown(v));
@@ -305,7 +305,7 @@ _JS = """
     const i = Math.min(Math.max(Number(index) || 0, 0), steps.length - 1);
     slider.value = String(i);
     const s = steps[i], r = s.real, p = s.predicted;
-    position.textContent = "step " + i + " / " + (steps.length - 1);
+    position.textContent = "step " + (i + 1) + " / " + steps.length;  // 1-based, as cwm predict counts
 
     Object.keys(lineNodes).forEach(function (n) { lineNodes[n].classList.remove("current", "predicted"); });
     source.querySelectorAll(".mark").forEach(function (m) { m.remove(); });
@@ -323,7 +323,7 @@ _JS = """
     row(frame, [el("th", ""), el("th", "predicted"), el("th", "real")]);
     const verdict = el("td", s.same ? "same" : "differs", s.same ? "same" : "notsame");
     verdict.colSpan = 2;
-    row(frame, [el("th", "step " + i), verdict]);
+    row(frame, [el("th", "step " + (i + 1)), verdict]);
     [["kind", "kind"], ["line", "line"], ["action", "source_line"], ["function", "func"], ["depth", "depth"],
      ["value", "value"], ["stdout", "stdout"]].forEach(function (f) {
       const a = field(p, f[1]), b = field(r, f[1]);

@@ -76,10 +76,10 @@ def compare_free(real: Trace, prediction: Prediction, predictor: str) -> Compari
         "free",
         real,
         steps,
-        first_divergence(real.events, prediction.parsed),
+        first_divergence(real.events, prediction.parsed, (truth, guess)),
         entry_return(real.events),
         entry_return(prediction.events),
-        trace_metrics(real.events, prediction.parsed),
+        trace_metrics(real.events, prediction.parsed, (truth, guess)),
         prediction.text,
         prediction.error_lines(),
     )

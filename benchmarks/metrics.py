@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tracer import Event, ParseResult
+from tracer.cwm_render import shown_locals
 
 METRICS = ("valid_format", "action", "state", "valid_json", "key_match", "key_value_match", "output")
 
@@ -63,8 +64,6 @@ _NO_JSON_LOCALS = ("not a JSON object", "(locals:", "is not a string", "empty fr
 
 def _shown(events: Sequence[Event | None]) -> list[dict[str, str] | None]:
     """The CWM form of each frame's locals, the way the renderer writes them (holes stay None)."""
-    from tracer.cwm_render import shown_locals
-
     out: list[dict[str, str] | None] = [None] * len(events)
     present = [(i, e) for i, e in enumerate(events) if e is not None]
     for (i, _), (_, shown) in zip(present, shown_locals(e for _, e in present), strict=True):
@@ -103,10 +102,11 @@ def entry_return(events: Sequence[Event | None]) -> str | None:
     return None
 
 
-def trace_metrics(real: Sequence[Event], predicted: ParseResult) -> dict[str, float]:
-    """Table 9's figures for one trace (each in [0, 1])."""
-    truth = Frames.real(real)
-    guess = Frames.predicted(predicted)
+def trace_metrics(
+    real: Sequence[Event], predicted: ParseResult, frames: tuple[Frames, Frames] | None = None
+) -> dict[str, float]:
+    """Table 9's figures for one trace (each in [0, 1]); ``frames``: both sides, if already made."""
+    truth, guess = frames or (Frames.real(real), Frames.predicted(predicted))
     scored = range(1, len(truth.events))
     state_frames = [i for i in scored if truth.events[i].kind in ("call", "line")]  # type: ignore[union-attr]
 
@@ -151,10 +151,11 @@ def frames_equal(a: Event | None, b: Event | None, shown_a: object, shown_b: obj
     )
 
 
-def first_divergence(real: Sequence[Event], predicted: ParseResult) -> int | None:
+def first_divergence(
+    real: Sequence[Event], predicted: ParseResult, frames: tuple[Frames, Frames] | None = None
+) -> int | None:
     """The first frame (>= 1) where the prediction differs from the real trace; None if none does."""
-    truth = Frames.real(real)
-    guess = Frames.predicted(predicted)
+    truth, guess = frames or (Frames.real(real), Frames.predicted(predicted))
     for i in range(1, max(len(truth.events), len(guess.events))):
         a = truth.events[i] if i < len(truth.events) else None
         b = guess.events[i] if i < len(guess.events) else None

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from tracer import Event, FrameError, Outcome, ParseResult, Program, Trace, parse_cwm
 from tracer.cwm_render import render_context, render_frame
-from tracer.cwm_tokens import FRAME_SEP, KIND_TOKENS
+from tracer.cwm_tokens import ACTION_SEP, FRAME_SEP, KIND_TOKENS
 
 DEFAULT_MAX_FRAMES = 200  # a free-running prediction stops after this many frames
 DEFAULT_MAX_TOKENS = 4096  # ... or this many generated tokens
@@ -123,8 +123,6 @@ def frame_parts(text: str) -> tuple[str, str, str]:
     ``<|frame_sep|>``), for comparing frames part by part as text."""
     kind = next((t for t in KIND_TOKENS.values() if text.startswith(t)), "")
     rest = text[len(kind) :]
-    from tracer.cwm_tokens import ACTION_SEP
-
     cut = rest.find(ACTION_SEP)
     if cut < 0:
         return kind, rest, ""

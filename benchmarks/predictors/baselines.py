@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from sandbox.job import Job, Limits
 from tracer import Event, Trace
 from tracer.cwm_render import render_frame, shown_locals
-from tracer.cwm_tokens import ACTION_SEP, FRAME_SEP, KIND_TOKENS
+from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS
 from training.metrics import copy_prediction, frame_texts
 
 from .base import DEFAULT_MAX_FRAMES, Prediction, PredictorError, SingleStep, StepGuess, Task, guess_from_text
@@ -47,7 +47,7 @@ def _text(kind: str, state: str, action: str) -> str:
     if "\x00" in action:
         action, value = action.split("\x00", 1)
     body = KIND_TOKENS[kind] + state + ACTION_SEP + action
-    return body + (("<|arg_sep|>" + value) if kind in ("return", "exception") else "") + FRAME_SEP
+    return body + ((ARG_SEP + value) if kind in ("return", "exception") else "") + FRAME_SEP
 
 
 class CopyPredictor:

@@ -9,19 +9,29 @@ and reports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sandbox.job import Job, Limits
 
-from ..cli import EXIT_RAISED, EXIT_RETURNED, SANDBOXES, ProgramRejected, UsageError, add_timeout_option, execute
+from ..cli import (
+    EXIT_RAISED,
+    EXIT_RETURNED,
+    SANDBOXES,
+    ProgramRejected,
+    UsageError,
+    add_timeout_option,
+    execute,
+    open_out,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from benchmarks.compare import Comparison
     from benchmarks.predictors import Prediction
-    from tracer import Trace
 
 EXIT_INVALID = 1  # the prediction has frames that cannot be read (listed on stderr)
 EXIT_PREDICTOR = 5  # the predictor could not run: a model that does not load, a server that does not answer
@@ -84,9 +94,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=_non_negative, default=0.0, help="0 (default): greedy")
     p.add_argument("--top-p", type=_probability, default=1.0, help="nucleus sampling (with --temperature)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    p.add_argument("--max-frames", type=_positive, default=DEFAULT_MAX_FRAMES, help=f"default: {DEFAULT_MAX_FRAMES}")
+    p.add_argument("--max-frames", type=positive_int, default=DEFAULT_MAX_FRAMES, help=f"default: {DEFAULT_MAX_FRAMES}")
     p.add_argument(
-        "--max-new-tokens", type=_positive, default=DEFAULT_MAX_TOKENS, help=f"default: {DEFAULT_MAX_TOKENS}"
+        "--max-new-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS, help=f"default: {DEFAULT_MAX_TOKENS}"
     )
     p.add_argument(
         "--constrain",
@@ -97,12 +107,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where the program runs (default: auto)")
     add_timeout_option(p, "limit of the real run")
     p.set_defaults(handler=cmd_predict)
-
-
-def _positive(text: str) -> int:
-    from ..cli import positive_int
-
-    return positive_int(text)
 
 
 def _non_negative(text: str) -> float:
@@ -173,6 +177,7 @@ def _predictor(args: argparse.Namespace) -> Any:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from benchmarks.compare import compare_free, compare_single_step
     from benchmarks.predictors import PredictorError, Task
 
     from .trace import _check_out_file, _text, read_source
@@ -212,11 +217,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         if args.mode == "free":
             [prediction] = predictor.free([task], max_frames=args.max_frames)
-            comparison = _compare_free(real, prediction, predictor.name) if real_needed else None
+            comparison = compare_free(real, prediction, predictor.name) if real_needed else None
         else:
             [steps] = predictor.single_step([real])
-            from benchmarks.compare import compare_single_step
-
             prediction = None
             comparison = compare_single_step(real, steps, predictor.name)
     except PredictorError as exc:
@@ -239,61 +242,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_RETURNED
 
 
-def _compare_free(real: Trace, prediction: Prediction, name: str) -> Comparison:
-    from benchmarks.compare import compare_free
-
-    return compare_free(real, prediction, name)
-
-
 def _write(fmt: str, out: str | None, task: Any, prediction: Prediction | None, comparison: Comparison | None) -> None:
-    from ..cli import open_out
+    """The prediction (and the comparison, when there is one) as ``fmt``, to ``out`` or stdout."""
+    with contextlib.ExitStack() as stack:
+        stream: TextIO = sys.stdout if out is None else stack.enter_context(open_out(out))
+        if fmt == "cwm":
+            stream.write(task.prompt() + (prediction.text if prediction is not None else "") + "\n")
+        elif fmt == "json":
+            data: dict[str, Any] = {}
+            if prediction is not None:
+                data["prediction"] = {
+                    "predictor_output": prediction.text,
+                    "events": [e.__dict__ for e in prediction.events],
+                    "errors": prediction.error_lines(),
+                    "stopped": prediction.stopped,
+                }
+            if comparison is not None:
+                data["comparison"] = comparison.to_dict()
+            stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        else:
+            from rich.console import Console
 
-    if fmt == "cwm":
-        text = task.prompt() + (prediction.text if prediction is not None else "") + "\n"
-        _emit(text, out, open_out)
-        return
-    if fmt == "json":
-        data: dict[str, Any] = {}
-        if prediction is not None:
-            data["prediction"] = {
-                "predictor_output": prediction.text,
-                "events": [e.__dict__ for e in prediction.events],
-                "errors": prediction.error_lines(),
-                "stopped": prediction.stopped,
-            }
-        if comparison is not None:
-            data["comparison"] = comparison.to_dict()
-        _emit(json.dumps(data, indent=2, ensure_ascii=False) + "\n", out, open_out)
-        return
-    from rich.console import Console
+            from ..pretty import Console as PipeConsole
+            from ..pretty_compare import print_comparison, print_prediction
 
-    from ..pretty import Console as PipeConsole
-    from ..pretty_compare import print_comparison, print_prediction
-
-    if out is None:
-        console: Any = PipeConsole(highlight=False)
-        _pretty(console, prediction, comparison, print_prediction, print_comparison)
-        return
-    with open_out(out) as f:
-        _pretty(
-            Console(file=f, width=120, no_color=True, highlight=False),
-            prediction,
-            comparison,
-            print_prediction,
-            print_comparison,
-        )
-
-
-def _pretty(console: Any, prediction: Any, comparison: Any, print_prediction: Any, print_comparison: Any) -> None:
-    if comparison is not None:
-        print_comparison(comparison, console)
-    elif prediction is not None:
-        print_prediction(prediction, console)
-
-
-def _emit(text: str, out: str | None, open_out: Any) -> None:
-    if out is None:
-        sys.stdout.write(text)
-        return
-    with open_out(out) as f:
-        f.write(text)
+            console = (
+                PipeConsole(highlight=False)
+                if out is None
+                else Console(file=stream, width=120, no_color=True, highlight=False)
+            )
+            if comparison is not None:
+                print_comparison(comparison, console)
+            elif prediction is not None:
+                print_prediction(prediction, console)

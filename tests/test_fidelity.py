@@ -267,12 +267,12 @@ from tests import programs as catalogue
 
 
 def test_bug_shows(request):
-    catalogue.mark_known_bugs(request, ["B8-monitoring-lost-event-at-recursion-limit"])
+    catalogue.mark_known_bugs(request, ["B0-an-example-bug"])
     assert False, "the bug"
 
 
 def test_bug_fixed(request):
-    catalogue.mark_known_bugs(request, ["B8-monitoring-lost-event-at-recursion-limit"])
+    catalogue.mark_known_bugs(request, ["B0-an-example-bug"])
 """
 
 

@@ -324,3 +324,34 @@ def test_a_line_end_only_str_splitlines_knows_does_not_shift_the_source_lines(od
         "    return s",
         "    return s",
     ]
+
+
+# -- 8: at the recursion limit no event is lost ------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_events_at_the_recursion_limit_are_kept_raw_and_rendered_after_the_run(backend: str) -> None:
+    """A hook with no room to render (or to call anything) keeps its event raw; the trace renders it later."""
+    source = "def down(n):\n    return down(n + 1)\n\ndef f():\n    try:\n        down(0)\n    except RecursionError:\n        return 'caught'\n"
+    recorder = Recorder(Program("deep", source, "f()"), backend=backend, max_events=10**9)
+    settle = recorder.settle_raw
+    raw_counts: list[int] = []
+
+    def counting(records: list[Any]) -> list[Any]:
+        raw_counts.append(sum(1 for r in records if r[2] is None))  # text None: a raw record
+        return settle(records)
+
+    recorder.settle_raw = counting  # type: ignore[method-assign]
+    trace = recorder.run()
+    valid(trace)
+    assert raw_counts and raw_counts[0] > 0, "the limit was not reached inside a hook"
+    calls = [e for e in trace.events if e.kind == "call" and e.func == "down"]
+    # every call down there, raw or not, has its rendered locals and its depth
+    assert [e.locals for e in calls] == [{"n": str(i)} for i in range(len(calls))]
+    assert [e.depth for e in calls] == list(range(1, len(calls) + 1))
+    assert all(e.source_line == "def down(n):" for e in calls)
+    if backend == "monitoring":  # settrace is switched off by CPython there (said in the detail)
+        assert trace.outcome.status == "returned" and trace.outcome.value == "'caught'"
+        assert trace.outcome.detail == ""
+        returns = [e for e in trace.events if e.kind == "return" and e.func == "down"]
+        assert len(returns) == len(calls) and all(e.value is None for e in returns)  # each unwound
+        raised = [e for e in trace.events if e.kind == "exception" and e.func == "down"]
+        assert raised and all(e.value.startswith("RecursionError(") for e in raised)

@@ -24,6 +24,8 @@ from _thread import get_ident
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
+from .types import UNWOUND
+
 if TYPE_CHECKING:
     from .recorder import Recorder
 
@@ -98,30 +100,25 @@ class MonitoringBackend:
                     if printed is not None:
                         out.clear()
                     rec.depth = depth
-            except RecursionError:  # too deep to render: keep the raw values
-                try:
-                    rec.raw_event("call", frame, 0)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    rec.depth += 1  # the frame is open all the same
+            except RecursionError:  # no room to render or to call: a raw record (see types.UNWOUND)
+                rec.has_raw = True
+                rec.depth += 1
+                records.append(("call", 0, None, code, rec.depth, frame.f_locals.copy(), None, None))
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 rec.internal_error(exc)
 
         def on_throw(code: CodeType, offset: int, exc: BaseException) -> None:
-            if code in codes and get_ident() == main:
-                start(getframe(1))
-
-        def start(frame: Any) -> None:
+            if code not in codes or get_ident() != main:
+                return
+            frame = getframe(1)
             try:
                 rec.call(frame)
             except RecursionError:
-                try:
-                    rec.raw_event("call", frame, 0)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    rec.depth += 1
-            except Exception as exc:  # noqa: BLE001
-                rec.internal_error(exc)
+                rec.has_raw = True
+                rec.depth += 1
+                records.append(("call", 0, None, code, rec.depth, frame.f_locals.copy(), None, None))
+            except Exception as error:  # noqa: BLE001
+                rec.internal_error(error)
 
         def on_return(code: CodeType, offset: int, value: Any) -> None:
             if get_ident() != main:
@@ -141,11 +138,9 @@ class MonitoringBackend:
                         out.clear()
                     rec.depth -= 1
             except RecursionError:
-                try:
-                    rec.raw_event("return", frame, frame.f_lineno, value, False)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    rec.depth -= 1
+                rec.has_raw = True
+                records.append(("return", frame.f_lineno, None, code, rec.depth, None, value, None))
+                rec.depth -= 1
             except Exception as exc:  # noqa: BLE001
                 rec.internal_error(exc)
 
@@ -156,11 +151,9 @@ class MonitoringBackend:
             try:
                 rec.ret(frame, None, True)
             except RecursionError:
-                try:
-                    rec.raw_event("return", frame, frame.f_lineno, None, True)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    rec.depth -= 1
+                rec.has_raw = True
+                records.append(("return", frame.f_lineno, None, code, rec.depth, None, UNWOUND, None))
+                rec.depth -= 1
             except Exception as error:  # noqa: BLE001
                 rec.internal_error(error)
 
@@ -171,24 +164,10 @@ class MonitoringBackend:
             try:
                 rec.exception(frame, exc)
             except RecursionError:
-                try:
-                    rec.raw_event("exception", frame, frame.f_lineno, exc)
-                except RecursionError:
-                    rec.lost_events[0] += 1
+                rec.has_raw = True
+                records.append(("exception", frame.f_lineno, None, code, rec.depth, None, exc, None))
             except Exception as error:  # noqa: BLE001
                 rec.internal_error(error)
-
-        def step(frame: Any, line_number: int) -> None:
-            """A line event: on_line, for the backward jumps LINE does not report."""
-            try:
-                rec.line(frame, line_number)
-            except RecursionError:
-                try:
-                    rec.raw_event("line", frame, line_number)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-            except Exception as exc:  # noqa: BLE001
-                rec.internal_error(exc)
 
         def on_line(code: CodeType, line_number: int) -> None:
             if get_ident() != main:
@@ -207,10 +186,8 @@ class MonitoringBackend:
                 if printed is not None:
                     out.clear()
             except RecursionError:
-                try:
-                    rec.raw_event("line", frame, line_number)
-                except RecursionError:
-                    rec.lost_events[0] += 1
+                rec.has_raw = True
+                records.append(("line", line_number, None, code, rec.depth, frame.f_locals.copy(), None, None))
             except Exception as exc:  # noqa: BLE001
                 rec.internal_error(exc)
 
@@ -218,13 +195,24 @@ class MonitoringBackend:
             if destination > offset:
                 return _DISABLE
             lines = line_tables.get(code)
-            if lines is None:
-                lines = line_tables[code] = _line_table(code)
+            if lines is None:  # the line of each instruction (0 where none), built here: no call
+                lines = line_tables[code] = [0] * (len(code.co_code) // 2)
+                for begin, end, line in code.co_lines():
+                    for i in range(begin // 2, end // 2):
+                        lines[i] = line or 0
             to_line = lines[destination // 2]
             if to_line != lines[offset // 2]:
                 return _DISABLE  # LINE reports it
-            if get_ident() == main:
-                step(getframe(1), to_line)
+            if get_ident() != main:
+                return None
+            frame = getframe(1)
+            try:
+                rec.line(frame, to_line)
+            except RecursionError:
+                rec.has_raw = True
+                records.append(("line", to_line, None, code, rec.depth, frame.f_locals.copy(), None, None))
+            except Exception as error:  # noqa: BLE001
+                rec.internal_error(error)
             return None
 
         register = mon.register_callback
@@ -296,18 +284,13 @@ class MonitoringBackend:
             return "sys.monitoring.set_local_events"
         return ""  # the callbacks are checked as stop unregisters them
 
+    def unwinding(self, code: CodeType, lasti: int, last: tuple[Any, ...] | None, depth: int) -> bool:
+        """Never asked: PY_UNWIND tells this backend at the event (its raw returns hold UNWOUND)."""
+        return True
+
     def release(self) -> None:
         """After the run: let go of the callbacks (their closures refer to the recorder)."""
         self._callbacks = ()
-
-
-def _line_table(code: CodeType) -> list[int]:
-    """The line of each instruction of ``code`` (0 where it has none), by instruction index."""
-    table = [0] * (len(code.co_code) // 2)
-    for start, end, line in code.co_lines():
-        for i in range(start // 2, end // 2):
-            table[i] = line or 0
-    return table
 
 
 def _free_tool_id(mon: Any) -> int:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .contract import CompilePart, Event, Outcome, Program, Status, Trace
 from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
-from .types import Tracer
+from .types import UNSURE, UNWOUND, Tracer
 
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
 # (mypy reads them as the builtins they are: bound to variables, they are no longer types)
@@ -53,7 +53,6 @@ HAS_MONITORING = hasattr(sys, "monitoring")  # once: a failed hasattr costs an e
 MONITORING_SINCE = (3, 12)  # the first Python with sys.monitoring, which the monitoring backend needs
 
 _CO_NEWLOCALS = 0x0002
-_RAW = "raw"  # marks values kept unrendered (see Recorder.raw_event)
 _STATE = itemgetter(5)  # a record's locals
 # a trace switched off within this many frames of the recursion limit was switched off by
 # CPython (a trace function it could not call), not by the program
@@ -261,7 +260,6 @@ class Recorder:
         self.has_raw = False
         # released when memory runs out; bytes() is calloc'd, so holding it costs no writes
         self._reserve: bytes | None = bytes(reserve)
-        self.lost_events = [0]  # events too deep in recursion to record at all
         self.dropped = 0  # events a tracer error kept out of the trace
         self.switched_off = ""  # how the program turned tracing off, said in the outcome's detail
         self._started = 0.0
@@ -384,22 +382,7 @@ class Recorder:
     def build(self, value: str | None, stdout: str, stderr: str, seconds: float) -> Trace:
         records = self.records
         if self.has_raw:  # events kept raw at the recursion limit: render them now
-            render = self.render_late
-            records = [
-                (
-                    kind,
-                    line,
-                    text,
-                    func,
-                    depth,
-                    {k: render(v) for k, v in state[1].items() if not (k[:2] == "__" and k[-2:] == "__")}
-                    if type(state) is tuple
-                    else state,
-                    render(val[1]) if type(val) is tuple else val,
-                    printed,
-                )
-                for kind, line, text, func, depth, state, val, printed in records
-            ]
+            records = self.settle_raw(records)
         # every string of the trace must encode as UTF-8. Rendered values are valid (see
         # render.py); what the program wrote and the names of a module's (or an injected)
         # variables may hold lone surrogates: one check of each in C, a fix only if needed
@@ -419,8 +402,6 @@ class Recorder:
         errors = self.internal_errors[:3]
         if self.dropped:
             errors.insert(0, f"{self.dropped} event{'s were' if self.dropped > 1 else ' was'} not recorded")
-        if self.lost_events[0]:
-            errors.append(f"{self.lost_events[0]} events at the recursion limit were not recorded")
         if errors:
             notes.append("tracer errors: " + "; ".join(errors))
         detail = valid_unicode("; ".join(notes))
@@ -537,26 +518,29 @@ class Recorder:
         if printed is not None:
             out.clear()
 
-    def raw_event(self, kind: str, frame: FrameType, line: int, value: Any = None, unwound: bool = False) -> None:
-        """Record an event without rendering: the program is at the recursion limit.
-
-        Rendering needs stack frames the program has used up; the values are
-        kept as they are and rendered when the run ends. Calls no Python
-        function, so it fits where a hook that renders does not.
-        """
-        info = self.codes[frame.f_code]
-        if kind == "call":
-            self.depth += 1
-            line = info.call_line
-        state = (_RAW, frame.f_locals.copy()) if kind in ("call", "line") else None
-        if kind == "return" and unwound:
-            raw_value = None
-        else:
-            raw_value = None if kind in ("call", "line") else (_RAW, value)
-        self.records.append((kind, line, self.text[line], info.name, self.depth, state, raw_value, None))
-        self.has_raw = True
-        if kind == "return":
-            self.depth -= 1
+    def settle_raw(self, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The records with each raw one (see ``types.UNWOUND``) rendered into a normal record."""
+        render = self.render_late
+        settled: list[tuple[Any, ...]] = []
+        for record in records:
+            kind, line, text, code, depth, state, value, printed = record
+            if text is None:
+                info = self.codes[code]
+                if kind == "call":
+                    line = info.call_line
+                if state is not None:
+                    state = {k: render(v) for k, v in state.items() if not (k[:2] == "__" and k[-2:] == "__")}
+                if kind == "return" and type(value) is tuple and value and value[0] is UNSURE:
+                    value = (
+                        UNWOUND
+                        if self.backend.unwinding(code, value[1], settled[-1] if settled else None, depth)
+                        else None
+                    )
+                if kind in ("return", "exception"):
+                    value = None if value is UNWOUND else render(value)
+                record = (kind, line, self.text[line], info.name, depth, state, value, printed)
+            settled.append(record)
+        return settled
 
     def internal_error(self, exc: BaseException) -> None:
         """A hook failed: note it and go on, never raise into the program.

@@ -164,7 +164,7 @@ class Renderer:
         """``_render`` that never raises, but for what the recorder must see itself."""
         try:
             return self._render(value, cap, active)
-        except (RecursionError, MemoryError):  # the recorder's to handle (see Recorder.raw_event)
+        except (RecursionError, MemoryError):  # the recorder's to handle (see types.UNWOUND)
             raise
         except Exception as exc:  # noqa: BLE001 - a value that cannot be rendered must not lose its event
             return unrenderable(value, exc, cap)
@@ -271,6 +271,8 @@ class Renderer:
                 text = str.__str__(text)
         except _ReprTimeout:
             text = f"<{_type_name(value)} object (repr took over {self.repr_timeout:g}s)>"
+        except RecursionError:  # the recorder's to handle: near the limit it renders this later
+            raise
         except BaseException as exc:  # noqa: BLE001 - a program's repr may raise anything
             text = f"<{_type_name(value)} object (repr raised {_type_name(exc)})>"
         if " at 0x" in text:

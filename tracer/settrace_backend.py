@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dis
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
+
+from .types import UNSURE
 
 # 3.12+ inlines comprehensions (PEP 709): there a dict comprehension, which calls
 # no function, is the fastest way to render a frame's locals; before, dict(zip(map))
@@ -49,7 +51,7 @@ class SettraceBackend:
         render = rec.render
         out = rec.pending_out
         max_events = rec.max_events
-        is_unwinding = self.is_unwinding
+        unwinding = self.unwinding
 
         def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
             try:
@@ -73,7 +75,12 @@ class SettraceBackend:
                         out.clear()
                 elif event == "return":
                     if len(records) >= max_events or arg is None:
-                        rec.ret(frame, arg, arg is None and is_unwinding(frame))
+                        rec.ret(
+                            frame,
+                            arg,
+                            arg is None
+                            and unwinding(frame.f_code, frame.f_lasti, records[-1] if records else None, rec.depth),
+                        )
                     else:  # Recorder.ret, inlined
                         printed = "".join(out) if out else None  # out is cleared once the event is in
                         lineno = frame.f_lineno
@@ -84,20 +91,20 @@ class SettraceBackend:
                         rec.depth -= 1
                 elif event == "exception":
                     rec.exception(frame, arg[1])
-            except RecursionError:
+            except RecursionError:  # no room to render or to call: a raw record (see types.UNWOUND)
                 if rec is None:  # released: see release()
                     return None
-                try:
-                    if event == "line":
-                        rec.raw_event("line", frame, frame.f_lineno)
-                    elif event == "return":
-                        rec.raw_event("return", frame, frame.f_lineno, arg, arg is None and is_unwinding(frame))
-                    elif event == "exception":
-                        rec.raw_event("exception", frame, frame.f_lineno, arg[1])
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    if event == "return":
-                        rec.depth -= 1  # the frame is gone all the same
+                rec.has_raw = True
+                if event == "line":
+                    records.append(
+                        ("line", frame.f_lineno, None, frame.f_code, rec.depth, frame.f_locals.copy(), None, None)
+                    )
+                elif event == "return":
+                    value = (UNSURE, frame.f_lasti) if arg is None else arg
+                    records.append(("return", frame.f_lineno, None, frame.f_code, rec.depth, None, value, None))
+                    rec.depth -= 1
+                elif event == "exception":
+                    records.append(("exception", frame.f_lineno, None, frame.f_code, rec.depth, None, arg[1], None))
             except Exception as exc:  # noqa: BLE001 - never raise into the program
                 if rec is None:  # released: see release()
                     return None
@@ -125,12 +132,10 @@ class SettraceBackend:
                     if printed is not None:
                         out.clear()
                     rec.depth = depth
-            except RecursionError:
-                try:
-                    rec.raw_event("call", frame, 0)
-                except RecursionError:
-                    rec.lost_events[0] += 1
-                    rec.depth += 1  # the frame is open all the same
+            except RecursionError:  # a raw record (see types.UNWOUND)
+                rec.has_raw = True
+                rec.depth += 1
+                records.append(("call", 0, None, frame.f_code, rec.depth, frame.f_locals.copy(), None, None))
             except Exception as exc:  # noqa: BLE001
                 rec.internal_error(exc)
             return local_trace
@@ -141,24 +146,23 @@ class SettraceBackend:
         self._halted = False
         sys.settrace(global_trace)
 
-    def is_unwinding(self, frame: FrameType) -> bool:
+    @staticmethod
+    def unwinding(code: CodeType, lasti: int, last: tuple[Any, ...] | None, depth: int) -> bool:
         """On a ``return`` with no value: is an exception leaving the frame?
 
         settrace reports both as ``return None``; the instruction the frame
-        stopped on tells them apart. At a return instruction it returned; at a
-        yield it yielded, unless an exception was thrown in there (``close()``,
-        ``throw()``), which the frame's last event then shows; anywhere else
+        stopped on (``lasti`` in ``code``) tells them apart. At a return
+        instruction it returned; at a yield it yielded, unless an exception was
+        thrown in there (``close()``, ``throw()``), which the frame's last event
+        (``last``, the record before, at this ``depth``) then shows; anywhere else
         (a ``finally`` re-raising, say) an exception is leaving it.
         """
-        code = frame.f_code.co_code
-        lasti = frame.f_lasti
-        op = code[lasti] if 0 <= lasti < len(code) else -1
+        co = code.co_code
+        op = co[lasti] if 0 <= lasti < len(co) else -1
         if op in _RETURN_OPS:
             return False
-        if op in _YIELD_OPS or (lasti + 2 < len(code) and code[lasti + 2] == _YIELD_FROM):
-            rec = self.recorder
-            last = rec.records[-1] if rec.records else None
-            return last is not None and last[0] == "exception" and last[4] == rec.depth
+        if op in _YIELD_OPS or (lasti + 2 < len(co) and co[lasti + 2] == _YIELD_FROM):
+            return last is not None and last[0] == "exception" and last[4] == depth
         return True
 
     def halt(self) -> None:

@@ -32,6 +32,21 @@ from tracer import Event, ParseResult
 from tracer.cwm_render import shown_locals
 
 METRICS = ("valid_format", "action", "state", "valid_json", "key_match", "key_value_match", "output")
+# single-step mode's figures (DESIGN.md's teacher-forced next-frame exact match and its parts)
+SINGLE_STEP_METRICS = ("exact", "kind_action", "kind_state")
+# how reports name each figure (Table 9's words)
+LABELS = {
+    "output": "output pass@1",
+    "valid_format": "valid trace format",
+    "state": "state exact match",
+    "action": "action exact match",
+    "valid_json": "valid JSON",
+    "key_match": "key match",
+    "key_value_match": "key+value match",
+    "exact": "next-frame exact match",
+    "kind_action": "kind+action",
+    "kind_state": "kind+state",
+}
 
 
 @dataclass
@@ -176,4 +191,14 @@ def macro(per_trace: Iterable[dict[str, float]]) -> dict[str, float]:
     return {name: round(100 * sum(r[name] for r in rows) / len(rows), 2) for name in METRICS}
 
 
-__all__ = ["METRICS", "Frames", "entry_return", "first_divergence", "macro", "same_value", "trace_metrics"]
+__all__ = [
+    "LABELS",
+    "METRICS",
+    "SINGLE_STEP_METRICS",
+    "Frames",
+    "entry_return",
+    "first_divergence",
+    "macro",
+    "same_value",
+    "trace_metrics",
+]

@@ -12,13 +12,14 @@ the frames that follow, in CWM format.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from tracer import Event, FrameError, Outcome, ParseResult, Program, Trace, parse_cwm
 from tracer.cwm_render import render_context, render_frame
-from tracer.cwm_tokens import ACTION_SEP, FRAME_SEP, KIND_TOKENS
+from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS, RETURN_SEP
 
 DEFAULT_MAX_FRAMES = 200  # a free-running prediction stops after this many frames
 DEFAULT_MAX_TOKENS = 4096  # ... or this many generated tokens
@@ -117,6 +118,29 @@ class Predictor(Protocol):
         """For each real trace, every next frame (2..n) from the true frames before it."""
         ...
 
+    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+        """Each task's return value, predicted directly (CRUXEval-O): rendered as repr, or None."""
+        ...
+
+
+def output_prompt(task: Task) -> str:
+    """What a model continues to name a run's return value at once: the task's prompt, then the
+    opening of a return frame (its source line, then ``<|arg_sep|>`` and the value, are the model's)."""
+    return task.prompt() + RETURN_SEP + ACTION_SEP
+
+
+def output_value(text: str) -> str | None:
+    """The value in a completion of :func:`output_prompt`, or None where it names none readable."""
+    _, sep, rest = text.partition(ARG_SEP)
+    value = rest.split(FRAME_SEP, 1)[0].strip()
+    if not sep or not value:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, str) else None
+
 
 def frame_parts(text: str) -> tuple[str, str, str]:
     """A frame's text as (kind token, locals text through ``<|action_sep|>``, action through
@@ -152,4 +176,6 @@ __all__ = [
     "StepGuess",
     "Task",
     "guess_from_text",
+    "output_prompt",
+    "output_value",
 ]

@@ -23,6 +23,7 @@ from tracer.cwm_render import render_frame, shown_locals
 from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS
 from training.metrics import copy_prediction, frame_texts
 
+from ..metrics import entry_return
 from .base import DEFAULT_MAX_FRAMES, Prediction, PredictorError, SingleStep, StepGuess, Task, guess_from_text
 
 
@@ -73,6 +74,10 @@ class CopyPredictor:
             out.append(Prediction.from_text(task, text, stopped))
         return out
 
+    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+        """``None``: where the copy baseline's free run ends, the function returns nothing."""
+        return ["None"] * len(tasks)
+
     def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
         out = []
         for trace in traces:
@@ -96,6 +101,23 @@ class CopyPredictor:
         return out
 
 
+def trace_prediction(task: Task, trace: Trace, max_frames: int | None = None) -> Prediction:
+    """A real trace written as a prediction of ``task`` (its first ``max_frames`` frames):
+    the oracle's answer. The benchmark gives it the very run it scores against."""
+    events = trace.events if max_frames is None else trace.events[:max_frames]
+    text = "".join(render_frame(e, shown) for e, shown in list(shown_locals(events))[1:])
+    stopped = "max_frames" if len(trace.events) > len(events) else "end"
+    return Prediction.from_text(task, text, stopped)
+
+
+def trace_steps(trace: Trace, rerun: Trace) -> SingleStep:
+    """Each next frame of ``trace`` as a run ``rerun`` wrote it (single-step, the oracle's way)."""
+    real = [render_frame(e, s) for e, s in shown_locals(trace.events)]
+    again = real if rerun is trace else [render_frame(e, s) for e, s in shown_locals(rerun.events)]
+    steps = [guess_from_text(i, again[i] if i < len(again) else "", real[i]) for i in range(1, len(real))]
+    return SingleStep(Task.of(trace), steps)
+
+
 class OraclePredictor:
     """Real execution in the sandbox (``sandbox``: a :data:`sandbox.BACKENDS` name)."""
 
@@ -116,23 +138,14 @@ class OraclePredictor:
             raise PredictorError(f"oracle: no sandbox: {exc}") from None
 
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
-        out = []
-        for task, trace in zip(tasks, self.run(tasks), strict=True):
-            events = trace.events[:max_frames]
-            text = "".join(render_frame(e, shown) for e, shown in list(shown_locals(events))[1:])
-            stopped = "max_frames" if len(trace.events) > max_frames else "end"
-            out.append(Prediction.from_text(task, text, stopped))
-        return out
+        return [trace_prediction(task, trace, max_frames) for task, trace in zip(tasks, self.run(tasks), strict=True)]
+
+    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+        return [entry_return(trace.events) for trace in self.run(tasks)]
 
     def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
-        tasks = [Task.of(t) for t in traces]
-        out = []
-        for task, trace, rerun in zip(tasks, traces, self.run(tasks), strict=True):
-            real = [render_frame(e, s) for e, s in shown_locals(trace.events)]
-            again = [render_frame(e, s) for e, s in shown_locals(rerun.events)]
-            steps = [guess_from_text(i, again[i] if i < len(again) else "", real[i]) for i in range(1, len(real))]
-            out.append(SingleStep(task, steps))
-        return out
+        reruns = self.run([Task.of(t) for t in traces])
+        return [trace_steps(trace, rerun) for trace, rerun in zip(traces, reruns, strict=True)]
 
 
-__all__ = ["CopyPredictor", "OraclePredictor"]
+__all__ = ["CopyPredictor", "OraclePredictor", "trace_prediction", "trace_steps"]

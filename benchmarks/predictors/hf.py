@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tracer import Trace
-from tracer.cwm_tokens import KIND_TOKENS
+from tracer.cwm_tokens import ACTION_SEP, KIND_TOKENS, RETURN_SEP
 
 from .base import (
     DEFAULT_MAX_FRAMES,
@@ -30,6 +30,7 @@ from .base import (
     SingleStep,
     StepGuess,
     Task,
+    output_value,
 )
 
 
@@ -151,11 +152,21 @@ class HFPredictor:
             out += self._generate(list(tasks[first : first + self.batch_size]), max_frames)
         return out
 
-    def _generate(self, tasks: list[Task], max_frames: int) -> list[Prediction]:
+    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+        """Each return value at once: the prompt opens a return frame, the model ends it."""
+        opening = self.tokenizer.convert_tokens_to_ids([RETURN_SEP, ACTION_SEP])
+        out: list[str | None] = []
+        for first in range(0, len(tasks), self.batch_size):
+            batch = list(tasks[first : first + self.batch_size])
+            out += [output_value(p.text) for p in self._generate(batch, 2, opening=opening)]
+        return out
+
+    def _generate(self, tasks: list[Task], max_frames: int, opening: list[int] | None = None) -> list[Prediction]:
+        """Generate from each task's prompt (then ``opening``: a return frame begun, output mode)."""
         torch = self._torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        prompts = [self.prompt_ids(t) for t in tasks]
+        prompts = [self.prompt_ids(t) + (opening or []) for t in tasks]
         width = max(len(p) for p in prompts)
         room = self.context_length - width
         if room < 8:
@@ -168,7 +179,7 @@ class HFPredictor:
         for row, prompt in enumerate(prompts):  # left padding: every row's last token is its prompt's
             ids[row, width - len(prompt) :] = torch.tensor(prompt)
             mask[row, width - len(prompt) :] = 1
-        scope = _ScopeWatch(self.encoder, len(prompts), max_frames)
+        scope = _ScopeWatch(self.encoder, len(prompts), max_frames, "return" if opening else None)
 
         class Stop(StoppingCriteria):  # type: ignore[misc]
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -250,13 +261,13 @@ class _ScopeWatch:
     """Reads each row's new tokens as they come: counts frames and nesting, and says which rows
     are done (the entry left, or ``max_frames`` frames written)."""
 
-    def __init__(self, encoder: Any, rows: int, max_frames: int) -> None:
+    def __init__(self, encoder: Any, rows: int, max_frames: int, open_kind: str | None = None) -> None:
         self.kinds = {encoder.kind[k]: k for k in KIND_TOKENS}
         self.frame_sep = encoder.frame_sep
         self.max_frames = max_frames
         self.depth = [0] * rows
         self.frames = [1] * rows  # the call frame is in the prompt
-        self.kind: list[str | None] = [None] * rows
+        self.kind: list[str | None] = [open_kind] * rows  # the kind of the frame being written
         self.reason: list[str | None] = [None] * rows
 
     def step(self, tokens: list[int], device: Any) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from . import dataset, predict, sandbox, trace, train
+from . import bench, dataset, predict, sandbox, trace, train
 
 # in the order `cwm --help` lists them
 GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
@@ -26,4 +26,5 @@ GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     dataset.register,
     train.register,
     predict.register,
+    bench.register,
 )

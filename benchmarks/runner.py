@@ -37,8 +37,9 @@ from tracer.cwm_render import shown_locals
 
 from .compare import Comparison, compare_free, compare_single_step
 from .metrics import Frames, entry_return, same_value
-from .predictors import DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, PredictorError, Task, from_spec
-from .predictors.baselines import trace_prediction, trace_steps
+from .predictors import DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, Task, from_spec
+from .predictors.base import output_value
+from .predictors.baselines import trace_output, trace_prediction, trace_steps
 from .results import MODE_METRICS, summarize
 from .suites import Sample, open_suites
 
@@ -274,16 +275,13 @@ def score_chunk(
             predicted = {"steps": [asdict(s) for s in result.steps]}
             comparisons.append((compare_single_step(real, result, predictor.name), predicted, {}))
     else:
-        values: list[str | None]
         if oracle:
-            values = [entry_return(real.events) for _, real in kept]
+            texts = [trace_output(real) for _, real in kept]
         else:
-            output = getattr(predictor, "output", None)
-            if output is None:
-                raise PredictorError(f"the {predictor.name} predictor has no output mode")
-            values = output(tasks)
-        for (_, real), value in zip(kept, values, strict=True):
-            comparisons.append((_output_comparison(real, value, predictor.name), {"value": value}, {}))
+            texts = predictor.output(tasks)
+        for (_, real), text in zip(kept, texts, strict=True):
+            value = output_value(text)
+            comparisons.append((_output_comparison(real, value, predictor.name), {"text": text, "value": value}, {}))
     rows = []
     for (sample, _), (comparison, predicted, variables) in zip(kept, comparisons, strict=True):
         page = None
@@ -311,8 +309,8 @@ def run(
     """Score ``config``'s samples into ``out`` (going on where an earlier call stopped), then report."""
     say = log or (lambda line: print(line, file=sys.stderr))
     folder = Path(out)
+    suites = list(open_suites(list(config.suites), limit=config.limit))  # a bad suite: before any folder is made
     open_folder(folder, config)
-    suites = list(open_suites(list(config.suites), limit=config.limit))
     skipped: Counter[str] = Counter()
     samples: list[Sample] = []
     seen: set[str] = set()

@@ -118,9 +118,15 @@ class Predictor(Protocol):
         """For each real trace, every next frame (2..n) from the true frames before it."""
         ...
 
-    def output(self, tasks: Sequence[Task]) -> list[str | None]:
-        """Each task's return value, predicted directly (CRUXEval-O): rendered as repr, or None."""
+    def output(self, tasks: Sequence[Task]) -> list[str]:
+        """Each task's return value, predicted directly (CRUXEval-O): the text that continues
+        :func:`output_prompt` (:func:`output_value` reads the value in it)."""
         ...
+
+
+def return_text(line: str, value: str) -> str:
+    """The end of a return frame after its ``<|action_sep|>``: what a perfect :meth:`Predictor.output` writes."""
+    return f"{line}\n{ARG_SEP}{json.dumps(value)}{FRAME_SEP}"
 
 
 def output_prompt(task: Task) -> str:
@@ -178,4 +184,5 @@ __all__ = [
     "guess_from_text",
     "output_prompt",
     "output_value",
+    "return_text",
 ]

@@ -23,8 +23,16 @@ from tracer.cwm_render import render_frame, shown_locals
 from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS
 from training.metrics import copy_prediction, frame_texts
 
-from ..metrics import entry_return
-from .base import DEFAULT_MAX_FRAMES, Prediction, PredictorError, SingleStep, StepGuess, Task, guess_from_text
+from .base import (
+    DEFAULT_MAX_FRAMES,
+    Prediction,
+    PredictorError,
+    SingleStep,
+    StepGuess,
+    Task,
+    guess_from_text,
+    return_text,
+)
 
 
 def _function_end(source: str, def_line: int) -> int:
@@ -74,9 +82,13 @@ class CopyPredictor:
             out.append(Prediction.from_text(task, text, stopped))
         return out
 
-    def output(self, tasks: Sequence[Task]) -> list[str | None]:
-        """``None``: where the copy baseline's free run ends, the function returns nothing."""
-        return ["None"] * len(tasks)
+    def output(self, tasks: Sequence[Task]) -> list[str]:
+        """``None`` on the function's last line: where the copy baseline's free run ends."""
+        out = []
+        for task in tasks:
+            lines = task.program.source.split("\n")
+            out.append(return_text(lines[_function_end(task.program.source, task.first.line) - 1], "None"))
+        return out
 
     def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
         out = []
@@ -110,6 +122,15 @@ def trace_prediction(task: Task, trace: Trace, max_frames: int | None = None) ->
     return Prediction.from_text(task, text, stopped)
 
 
+def trace_output(trace: Trace) -> str:
+    """A real trace's return as :meth:`Predictor.output` writes it (empty if the entry did not return)."""
+    depth = trace.events[0].depth if trace.events else 0
+    for event in trace.events:
+        if event.kind == "return" and event.depth == depth and event.value is not None:
+            return return_text(event.source_line, event.value)
+    return ""
+
+
 def trace_steps(trace: Trace, rerun: Trace) -> SingleStep:
     """Each next frame of ``trace`` as a run ``rerun`` wrote it (single-step, the oracle's way)."""
     real = [render_frame(e, s) for e, s in shown_locals(trace.events)]
@@ -140,12 +161,12 @@ class OraclePredictor:
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
         return [trace_prediction(task, trace, max_frames) for task, trace in zip(tasks, self.run(tasks), strict=True)]
 
-    def output(self, tasks: Sequence[Task]) -> list[str | None]:
-        return [entry_return(trace.events) for trace in self.run(tasks)]
+    def output(self, tasks: Sequence[Task]) -> list[str]:
+        return [trace_output(trace) for trace in self.run(tasks)]
 
     def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
         reruns = self.run([Task.of(t) for t in traces])
         return [trace_steps(trace, rerun) for trace, rerun in zip(traces, reruns, strict=True)]
 
 
-__all__ = ["CopyPredictor", "OraclePredictor", "trace_prediction", "trace_steps"]
+__all__ = ["CopyPredictor", "OraclePredictor", "trace_output", "trace_prediction", "trace_steps"]

@@ -30,7 +30,6 @@ from .base import (
     SingleStep,
     StepGuess,
     Task,
-    output_value,
 )
 
 
@@ -152,13 +151,13 @@ class HFPredictor:
             out += self._generate(list(tasks[first : first + self.batch_size]), max_frames)
         return out
 
-    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+    def output(self, tasks: Sequence[Task]) -> list[str]:
         """Each return value at once: the prompt opens a return frame, the model ends it."""
         opening = self.tokenizer.convert_tokens_to_ids([RETURN_SEP, ACTION_SEP])
-        out: list[str | None] = []
+        out: list[str] = []
         for first in range(0, len(tasks), self.batch_size):
             batch = list(tasks[first : first + self.batch_size])
-            out += [output_value(p.text) for p in self._generate(batch, 2, opening=opening)]
+            out += [p.text for p in self._generate(batch, 2, opening=opening)]
         return out
 
     def _generate(self, tasks: list[Task], max_frames: int, opening: list[int] | None = None) -> list[Prediction]:

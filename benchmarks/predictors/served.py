@@ -32,7 +32,6 @@ from .base import (
     Task,
     guess_from_text,
     output_prompt,
-    output_value,
 )
 
 API_KEY_ENV = "CWM_OPENAI_API_KEY"  # else OPENAI_API_KEY; servers on loopback usually want none
@@ -142,9 +141,9 @@ class OpenAIPredictor:
             out.append(Prediction.from_text(task, kept, why if why != "max_tokens" else stopped))
         return out
 
-    def output(self, tasks: Sequence[Task]) -> list[str | None]:
+    def output(self, tasks: Sequence[Task]) -> list[str]:
         """Each return value at once: the prompt opens a return frame, the server ends it."""
-        return [output_value(text) for text in self._map([(output_prompt(t), [FRAME_SEP]) for t in tasks])]
+        return [text + FRAME_SEP for text in self._map([(output_prompt(t), [FRAME_SEP]) for t in tasks])]
 
     def single_step(self, traces: Sequence[Trace]) -> list[SingleStep]:
         """Each next frame asked for separately (one request per frame, stopped at its end)."""

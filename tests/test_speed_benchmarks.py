@@ -216,6 +216,19 @@ def test_dataset_benchmark_process_backend(cruxeval: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+def test_the_bench_benchmark_scores_oracle_and_copy_with_real_runs(cruxeval: Path, tmp_path: Path) -> None:
+    from benchmarks.speed import bench as bench_speed
+
+    args = ["--workers", "2", "--limit", "12", "--data", str(cruxeval), "--check"]
+    rc, figures = run_json(bench_speed.main, args, tmp_path / "f.json")
+    assert figures["samples"] == 12 and figures["scored"] == {"oracle": 12, "copy": 12}
+    assert figures["state"]["oracle"] == 100.0 and figures["state"]["copy"] < 100.0
+    assert figures["bench_seconds"] == pytest.approx(sum(figures["seconds"].values()))
+    assert figures["ratio"] == pytest.approx(figures["bench_seconds"] / figures["raw_seconds"])
+    assert rc == (OK if figures["bench_seconds"] < bench_speed.MAX_SECONDS else TARGET_FAILED)
+
+
+@pytest.mark.slow
 def test_the_training_benchmark_compares_both_pipelines(tmp_path: Path) -> None:
     pytest.importorskip("trl", reason="needs the train extra")
     from benchmarks.speed import train as train_speed

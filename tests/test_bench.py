@@ -268,6 +268,11 @@ def test_compare_prints_the_paired_difference(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "B - A over 2 samples" in done.stdout
     assert "| state exact match | 75.0% | 100.0% | +25.0 |" in done.stdout
+    table = cwm("bench", "table", str(tmp_path / "copy"), str(tmp_path / "oracle"))
+    assert table.returncode == 0, table.stderr
+    assert "| metric | `copy` | `oracle` |" in table.stdout
+    state = next(line for line in table.stdout.splitlines() if line.startswith("| state exact match"))
+    assert state.startswith("| state exact match | 75.0% (") and state.endswith("| 100.0% (100.0-100.0) |")
 
 
 # -- the figures ---------------------------------------------------------------------------------

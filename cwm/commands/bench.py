@@ -53,6 +53,7 @@ examples:
   cwm bench --suite cruxeval=../shared/data/cruxeval.jsonl --predictor copy --out bench/copy
   cwm bench --suite dataset=out/traces:test --predictor hf:runs/demo/final --out bench/demo
   cwm bench compare bench/copy bench/demo
+  cwm bench table bench/demo bench/copy bench/oracle
 """
 
 
@@ -68,7 +69,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=BENCH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("words", nargs="*", metavar="compare A B", help="compare two runs' folders, sample by sample")
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="compare A B | table DIR...",
+        help="compare two runs sample by sample, or show several runs' figures side by side",
+    )
     p.add_argument("--suite", action="append", default=[], metavar="SPEC", help="a suite (see below); repeatable")
     p.add_argument("--predictor", metavar="SPEC", help=SPEC_HELP)
     p.add_argument("--mode", choices=MODES, default="full", help="default: full")
@@ -92,11 +98,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.words:
-        if args.words[0] != "compare" or len(args.words) != 3:
-            raise UsageError(
-                "unexpected arguments: use `cwm bench --suite ... --predictor ... --out DIR` or `cwm bench compare A B`"
-            )
-        return _compare(Path(args.words[1]), Path(args.words[2]))
+        what, folders = args.words[0], [Path(w) for w in args.words[1:]]
+        if what == "compare" and len(folders) == 2:
+            return _compare(*folders)
+        if what == "table" and folders:
+            return _table(folders)
+        raise UsageError(
+            "unexpected arguments: use `cwm bench --suite ... --predictor ... --out DIR`, "
+            "`cwm bench compare A B` or `cwm bench table DIR...`"
+        )
     from benchmarks.predictors import PredictorError
     from benchmarks.report import ReportError
     from benchmarks.runner import BenchConfig, BenchError, read_rows, run
@@ -171,17 +181,44 @@ def _check_predictor(spec: str) -> None:
     raise UsageError(f"unknown predictor {spec!r}: use {SPEC_HELP}")
 
 
+def _results(folder: Path) -> dict[str, Any]:
+    from benchmarks.runner import RESULTS_FILE
+
+    try:
+        data: dict[str, Any] = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UsageError(f"{folder} holds no finished cwm bench run ({RESULTS_FILE})") from None
+    return data
+
+
+def _table(folders: list[Path]) -> int:
+    """Several runs' figures side by side (one column per run), as Markdown."""
+    from benchmarks.report import format_interval, format_percent, label
+
+    runs = [_results(f) for f in folders]
+    modes = {r["mode"] for r in runs}
+    if len(modes) > 1:
+        raise UsageError(f"the runs are of different modes ({', '.join(sorted(modes))})")
+    samples = ", ".join(str(r["samples"]) for r in runs)
+    print(f"{runs[0]['mode']} mode on {', '.join(runs[0]['suites'])}; samples scored: {samples}")
+    print()
+    print("| metric | " + " | ".join(f"`{r['predictor']}`" for r in runs) + " |")
+    print("|---|" + "---:|" * len(runs))
+    for name in runs[0]["metrics"]:
+        cells = []
+        for r in runs:
+            figure = r["metrics"].get(name)
+            cells.append(f"{format_percent(figure['value'])} ({format_interval(figure)})" if figure else "n/a")
+        print(f"| {label(name)} | " + " | ".join(cells) + " |")
+    return EXIT_RETURNED
+
+
 def _compare(a: Path, b: Path) -> int:
     from benchmarks.metrics import LABELS
     from benchmarks.results import MODE_METRICS, paired_difference
-    from benchmarks.runner import RESULTS_FILE, SAMPLES_FILE, read_rows
+    from benchmarks.runner import SAMPLES_FILE, read_rows
 
-    runs: list[dict[str, Any]] = []
-    for folder in (a, b):
-        try:
-            runs.append(json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            raise UsageError(f"{folder} holds no finished cwm bench run ({RESULTS_FILE})") from None
+    runs = [_results(a), _results(b)]
     if runs[0]["mode"] != runs[1]["mode"]:
         raise UsageError(f"the runs are of different modes ({runs[0]['mode']}, {runs[1]['mode']})")
     rows = [[r for r in read_rows(f / SAMPLES_FILE) if r.get("status") == "scored"] for f in (a, b)]

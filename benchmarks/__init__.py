@@ -1,11 +1,14 @@
-"""benchmarks: the model benchmark harness (coming), and the speed benchmarks of every stage.
+"""benchmarks: the model benchmark harness, and the speed benchmarks of every stage.
 
-The harness (suites, predictors, metrics, reports: a predicted trace against
-the real one) will live here, beside :mod:`benchmarks.speed`, which it does
-not use. The speed benchmarks are commands that measure and print figures,
-not timed tests:
+The harness (what ``cwm predict`` and ``cwm bench`` run): :mod:`.predictors`
+(one interface for models and baselines), :mod:`.metrics` (the CWM paper's
+Table 9), :mod:`.compare` (a prediction beside the real run), :mod:`.suites`
+(what ``--suite`` names), :mod:`.runner` (real runs, predictions, scores,
+resume), :mod:`.results` (figures with bootstrap intervals), :mod:`.report`
+and :mod:`.report_html` (what a person looks at).
 
-- ``python -m benchmarks.speed.tracer``: the tracer against untraced runs, a naive tracer and PySnooper;
-- ``python -m benchmarks.speed.sandbox``: jobs per second through the sandbox pool against one container per job;
-- ``python -m benchmarks.speed.dataset``: ``cwm dataset build`` against the sandbox alone.
+:mod:`benchmarks.speed`, which the harness does not use, holds the speed
+benchmarks: commands that measure and print figures, not timed tests
+(``python -m benchmarks.speed.tracer``, ``.sandbox``, ``.dataset``, ``.train``,
+``.rollout``, ``.bench``).
 """

@@ -8,11 +8,11 @@ frame could not be read) and the names whose values differ.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tracer import Event, Trace, parse_cwm
-from tracer.cwm_render import render_frame, shown_locals
+from tracer.cwm_render import render_context, render_frame
 
 from .metrics import Frames, entry_return, first_divergence, frames_equal, same_value, trace_metrics
 from .predictors.base import Prediction, SingleStep
@@ -89,23 +89,26 @@ def compare_single_step(real: Trace, result: SingleStep, predictor: str) -> Comp
     """Single-step predictions (each frame from the true ones before it) against the real trace.
 
     ``metrics`` here are the next-frame exact match and its parts (shares of frames 2..n)."""
-    frames = [render_frame(e, s) for e, s in shown_locals(real.events)]
-    prompt = result.task.prompt()
-    prefix = prompt
+    events = real.events
+    source = real.program.source
     guesses = {g.index: g for g in result.steps}
-    steps = [Step(0, real.events[0], real.events[0], True)] if real.events else []
-    for i in range(1, len(real.events)):
-        prefix_before = prefix
-        prefix += frames[i]
+    steps = [Step(0, events[0], events[0], True)] if events else []
+    for i in range(1, len(events)):
         guess = guesses.get(i)
         if guess is None:
-            steps.append(Step(i, real.events[i], None, False, error="not predicted"))
+            steps.append(Step(i, events[i], None, False, error="not predicted"))
             continue
-        parsed = parse_cwm(prefix_before + guess.text, source=real.program.source)
-        last = parsed.event_frames[-1] if parsed.event_frames else -1
-        predicted = parsed.events[-1] if last == i else None
-        error = next((e.message for e in parsed.errors if e.frame == i), None)
-        steps.append(Step(i, real.events[i], predicted, guess.exact, _differs(real.events[i], predicted), error))
+        # read the guess after the true frame before it, written in full (what every ".." of the
+        # guess can refer to), not after the whole true prefix: reading that again for every
+        # frame would cost the square of the trace's length
+        before = events[i - 1]
+        parsed = parse_cwm(render_context(source, before.line) + render_frame(before) + guess.text, source=source)
+        predicted = parsed.events[-1] if parsed.event_frames and parsed.event_frames[-1] == 1 else None
+        if predicted is not None:  # its scope is the true frame's (a short prefix knows no caller)
+            line = events[i].line if predicted.source_line == events[i].source_line else predicted.line
+            predicted = replace(predicted, line=line, func=predicted.func or events[i].func, depth=events[i].depth)
+        error = next((e.message for e in parsed.errors if e.frame == 1), None)
+        steps.append(Step(i, events[i], predicted, guess.exact, _differs(events[i], predicted), error))
     divergence = next((s.index for s in steps if not s.same), None)
     real_value = entry_return(real.events)
     last_return = next((s.predicted for s in reversed(steps) if s.real is not None and s.real.kind == "return"), None)

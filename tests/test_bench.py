@@ -48,8 +48,8 @@ COPY_STEPS_F = {"exact": 1 / 3, "kind_action": 2 / 3, "kind_state": 1 / 3}
 COPY_STEPS_G = {"exact": 0.5, "kind_action": 0.5, "kind_state": 0.5}
 
 
-def cwm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cwm(*args: str, timeout: float = 600, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
     )
@@ -354,6 +354,38 @@ def test_a_trained_model_in_every_mode_on_a_dataset_suite(tmp_path: Path, traine
     assert all(o["text"].endswith("<|frame_sep|>") or not o["text"] for o in outputs)
     # the stored traces are the real ones: nothing was run in a sandbox
     assert "sandbox_python" not in results_of(tmp_path / "full")["versions"]
+
+
+@pytest.mark.slow
+def test_a_served_model_scores_as_the_same_model_loaded_here(tmp_path: Path, trained: tuple[Path, Path]) -> None:
+    """openai:URL#MODEL through the real client and HTTP, against hf: on the same weights, greedy."""
+    dataset, model = trained
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.openai_server", str(model), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on"), line
+        url = f"http://127.0.0.1:{line.split()[-1]}/v1"
+        common = ("bench", "--suite", f"dataset={dataset}:test", "--max-new-tokens", "400")
+        cache = str(tmp_path / "cache")  # the completions cache, away from the user's
+        served = cwm(*common, "--predictor", f"openai:{url}#tiny", "--out", str(tmp_path / "s"), XDG_CACHE_HOME=cache)
+        assert served.returncode == 0, served.stderr[-3000:]
+        local = cwm(*common, "--predictor", f"hf:{model}", "--batch-size", "1", "--out", str(tmp_path / "h"))
+        assert local.returncode == 0, local.stderr[-3000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    a, b = rows_of(tmp_path / "s"), rows_of(tmp_path / "h")
+    assert a.keys() == b.keys() and len(a) == len(train_support.PROGRAMS)
+    same = [i for i in a if a[i]["predicted"]["text"] == b[i]["predicted"]["text"]]
+    assert len(same) >= len(a) - 1, [i for i in a if i not in same]  # greedy on both sides (a float tie aside)
+    assert all(a[i]["metrics"] == b[i]["metrics"] for i in same)
 
 
 def test_config_rejects_an_unknown_mode_and_no_suite() -> None:

@@ -477,3 +477,34 @@ def test_constrained_decoding_makes_even_a_random_model_write_valid_frames(tmp_p
             assert p.parsed.frames >= 2
             lines = set(trace.program.source.split("\n"))
             assert all(e.source_line in lines for e in p.events)
+
+
+def test_single_step_reads_each_guess_as_after_the_whole_true_prefix() -> None:
+    """compare_single_step reads a guess after the true frame before it only (linear in the trace's
+    length); what it reads must be what reading it after the whole true prefix gives."""
+    from benchmarks.compare import compare_single_step
+    from tracer.cwm_render import render_context, render_frame
+
+    source = "def h(a):\n    b = a * 2\n    return b\n\ndef f(n):\n    t = 0\n    for i in range(n):\n        t += h(i)\n    return t\n"
+    trace = record(source, "f(3)")
+    [steps] = CopyPredictor().single_step([trace])
+    comparison = compare_single_step(trace, steps, "copy")
+    frames = [render_frame(e, s) for e, s in shown_locals(trace.events)]
+    context = render_context(source, trace.events[0].line)
+    checked = 0
+    for step, guess in zip(comparison.steps[1:], steps.steps, strict=True):
+        whole = parse_cwm(context + "".join(frames[: step.index]) + guess.text, source=source)
+        expected = whole.events[-1] if whole.event_frames and whole.event_frames[-1] == step.index else None
+        got = step.predicted
+        assert (got is None) == (expected is None), step.index
+        if got is not None and expected is not None:
+            assert (got.kind, got.source_line, got.locals, got.value) == (
+                expected.kind,
+                expected.source_line,
+                expected.locals,
+                expected.value,
+            )
+            if source.split("\n").count(got.source_line) == 1:  # a text on several lines is placed by a guess
+                assert got.line == expected.line
+            checked += 1
+    assert checked >= len(trace.events) // 2

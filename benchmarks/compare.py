@@ -14,7 +14,7 @@ from typing import Any
 from tracer import Event, Trace, parse_cwm
 from tracer.cwm_render import render_context, render_frame
 
-from .metrics import Frames, entry_return, first_divergence, frames_equal, same_value, trace_metrics
+from .metrics import Frames, entry_outcome, first_divergence, frames_equal, same_output, trace_metrics
 from .predictors.base import Prediction, SingleStep
 
 
@@ -35,7 +35,7 @@ class Comparison:
     real: Trace
     steps: list[Step]
     first_divergence: int | None
-    real_return: str | None
+    real_return: str | None  # how the entry ended (metrics.entry_outcome): its value, or "raise ..."
     predicted_return: str | None
     metrics: dict[str, float]  # per trace, in [0, 1]: benchmarks.metrics' figures
     text: str = ""  # the predictor's raw output (free mode)
@@ -43,7 +43,7 @@ class Comparison:
 
     @property
     def output_right(self) -> bool:
-        return self.real_return is not None and same_value(self.predicted_return, self.real_return)
+        return same_output(self.predicted_return, self.real_return)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,8 +77,8 @@ def compare_free(real: Trace, prediction: Prediction, predictor: str) -> Compari
         real,
         steps,
         first_divergence(real.events, prediction.parsed, (truth, guess)),
-        entry_return(real.events),
-        entry_return(prediction.events),
+        entry_outcome(real.events),
+        entry_outcome(prediction.events),
         trace_metrics(real.events, prediction.parsed, (truth, guess)),
         prediction.text,
         prediction.error_lines(),
@@ -110,8 +110,7 @@ def compare_single_step(real: Trace, result: SingleStep, predictor: str) -> Comp
         error = next((e.message for e in parsed.errors if e.frame == 1), None)
         steps.append(Step(i, events[i], predicted, guess.exact, _differs(events[i], predicted), error))
     divergence = next((s.index for s in steps if not s.same), None)
-    real_value = entry_return(real.events)
-    last_return = next((s.predicted for s in reversed(steps) if s.real is not None and s.real.kind == "return"), None)
+    real_value = entry_outcome(real.events)
     figures = {part: result.share(part) for part in ("exact", "kind_action", "kind_state")}
     return Comparison(
         predictor,
@@ -120,7 +119,7 @@ def compare_single_step(real: Trace, result: SingleStep, predictor: str) -> Comp
         steps,
         divergence,
         real_value,
-        last_return.value if last_return is not None else None,
+        entry_outcome([s.predicted for s in steps]),  # each frame guessed from the true ones before it
         figures,
     )
 

@@ -15,8 +15,9 @@ averages traces and gives percent.
   readable JSON object of locals;
 - ``key_match`` / ``key_value_match``: mean Jaccard overlap, per real call/line
   frame, of the variable names / of the (name, full value) pairs;
-- ``output``: the predicted return value of the entry equals the real one when
-  both are evaluated as Python literals (CRUXEval's way), else as text.
+- ``output``: the entry ends as it really did (:func:`entry_outcome`): the same
+  return value, compared as Python literals when both are (CRUXEval's way), else
+  as text; or the same exception leaving it.
 
 :func:`first_divergence` is the first frame (0-based, so at least 1) where the
 prediction differs from the real trace in kind, source line, locals or value.
@@ -117,6 +118,37 @@ def entry_return(events: Sequence[Event | None]) -> str | None:
     return None
 
 
+RAISED = "raise "  # how entry_outcome writes an exception leaving the entry
+
+
+def entry_outcome(events: Sequence[Event | None]) -> str | None:
+    """How the entry ended, as the output metric compares it: the value it returned, or
+    ``raise <exception>`` for an exception that left it (the last one raised at its depth);
+    None when the trace stops before the entry ends (a limit, or a prediction cut short)."""
+    present = [e for e in events if e is not None]
+    if not present:
+        return None
+    depth, raised = present[0].depth, None
+    for event in present:
+        if event.depth != depth:
+            continue
+        if event.kind == "exception":
+            raised = event.value
+        elif event.kind == "return":
+            return event.value if event.value is not None else f"{RAISED}{raised}"
+    return None
+
+
+def same_output(predicted: str | None, real: str | None) -> bool:
+    """Output pass@1 for one trace: the same return value (:func:`same_value`), the same
+    exception, or, where the real run never left the entry, a prediction that does not either."""
+    if real is None or predicted is None:
+        return predicted is real
+    if real.startswith(RAISED) or predicted.startswith(RAISED):
+        return predicted == real
+    return same_value(predicted, real)
+
+
 def trace_metrics(
     real: Sequence[Event], predicted: ParseResult, frames: tuple[Frames, Frames] | None = None
 ) -> dict[str, float]:
@@ -138,12 +170,13 @@ def trace_metrics(
     keys = kv = 0.0
     for i in state_frames:
         p = at(i)
+        if p is None:  # no predicted frame here: it shares nothing (even with a frame of no locals)
+            continue
         real_locals = truth.events[i].locals or {}  # type: ignore[union-attr]
-        mine = (p.locals or {}) if p is not None else {}
+        mine = p.locals or {}
         keys += _jaccard(set(mine), set(real_locals))
         kv += _jaccard(set(mine.items()), set(real_locals.items()))
     n, s = len(scored), len(state_frames)
-    real_value = entry_return(truth.events)
     return {
         "valid_format": 1.0 if predicted.valid else 0.0,
         "action": action / n if n else 1.0,
@@ -151,7 +184,7 @@ def trace_metrics(
         "valid_json": json_ok / s if s else 1.0,
         "key_match": keys / s if s else 1.0,
         "key_value_match": kv / s if s else 1.0,
-        "output": 1.0 if real_value is not None and same_value(entry_return(guess.events), real_value) else 0.0,
+        "output": 1.0 if same_output(entry_outcome(guess.events), entry_outcome(truth.events)) else 0.0,
     }
 
 
@@ -196,9 +229,11 @@ __all__ = [
     "METRICS",
     "SINGLE_STEP_METRICS",
     "Frames",
+    "entry_outcome",
     "entry_return",
     "first_divergence",
     "macro",
+    "same_output",
     "same_value",
     "trace_metrics",
 ]

@@ -25,7 +25,8 @@ import platform
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +48,7 @@ MODES = tuple(MODE_METRICS)  # full, single-step, output
 CONFIG_FILE = "config.json"
 SAMPLES_FILE = "samples.jsonl"
 RESULTS_FILE = "results.json"
+LOCK_FILE = ".lock"
 PAGES_DIR = "samples"
 # settings that do not change what a sample scores: a rerun may change them
 _NOT_IDENTITY = ("limit", "workers", "pages", "batch_size")
@@ -100,8 +102,9 @@ class Run:
 
 
 # -- the output folder -------------------------------------------------------------------------
-def open_folder(out: Path, config: BenchConfig) -> None:
-    """Make ``out`` this run's folder, or check that it already is: another configuration's is refused."""
+def check_folder(out: Path, config: BenchConfig) -> bool:
+    """Whether ``out`` already is this configuration's folder (False: it is to be made); another
+    configuration's folder, or a folder or file that is no run's, is refused."""
     path = out / CONFIG_FILE
     if path.is_file():
         try:
@@ -110,17 +113,50 @@ def open_folder(out: Path, config: BenchConfig) -> None:
             raise BenchError(f"{out}: cannot read {CONFIG_FILE} ({exc}); use another --out") from None
         mine = config.identity()
         differs = sorted(k for k in set(held) | set(mine) if held.get(k) != mine.get(k))
-        if differs:
+        if differs and _holds_samples(out):
             shown = ", ".join(f"{k} {held.get(k)!r} there, {mine.get(k)!r} here" for k in differs[:3])
             raise BenchError(f"{out} holds a run of another configuration ({shown}): use another --out")
-        return
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        return not differs  # another configuration that scored nothing (its predictor failed): taken over
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"{out} is a file, not a folder: use another --out")
+    if out.exists() and any(p.name != CONFIG_FILE + ".tmp" for p in out.iterdir()):
         raise BenchError(f"{out} exists and is not a cwm bench folder: use another --out")
+    return False
+
+
+def _holds_samples(out: Path) -> bool:
+    path = out / SAMPLES_FILE
+    return path.is_file() and path.stat().st_size > 0
+
+
+def open_folder(out: Path, config: BenchConfig) -> None:
+    """Make ``out`` this run's folder, or check that it already is (see :func:`check_folder`)."""
+    if check_folder(out, config):
+        return
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, json.dumps(config.identity(), indent=2) + "\n")
+        _write_atomic(out / CONFIG_FILE, json.dumps(config.identity(), indent=2) + "\n")
     except OSError as exc:
         raise BenchError(f"cannot write to {out}: {exc.strerror}") from None
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Hold ``out`` for this run: a second ``cwm bench`` writing there at once is refused."""
+    import fcntl
+
+    try:
+        handle = (out / LOCK_FILE).open("a")
+    except OSError as exc:
+        raise BenchError(f"cannot write to {out}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BenchError(f"another cwm bench is writing to {out}: wait for it, or use another --out") from None
+        yield
+    finally:
+        handle.close()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -129,22 +165,24 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """The lines of a ``samples.jsonl`` written so far; a last line cut short (a killed run) is
-    removed from the file, so that appending goes on cleanly."""
+def read_rows(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The lines of a ``samples.jsonl`` written so far. With ``repair`` (the run that owns the
+    folder), a last line cut short by a kill is removed from the file, so appending goes on cleanly."""
     if not path.is_file():
         return []
     data = path.read_bytes()
     end = data.rfind(b"\n") + 1
-    if end < len(data):  # the tail of a line the run was killed writing
+    if repair and end < len(data):  # the tail of a line the run was killed writing
         with path.open("r+b") as f:
             f.truncate(end)
     rows = []
     for line in data[:end].splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except ValueError:
             continue  # a line torn by a crash of the file system: scored again
+        if isinstance(row, dict) and isinstance(row.get("id"), str):
+            rows.append(row)
     return rows
 
 
@@ -156,17 +194,33 @@ def _append(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
+def sample_key(sample: Sample) -> str:
+    """What a sample is, as a hash: its program and entry, and the stored real trace if it has one.
+    A row scored for another key (the program was edited, the dataset rebuilt) is scored again."""
+    real = json.dumps(sample.real.to_dict(), sort_keys=True) if sample.real is not None else ""
+    text = json.dumps([sample.source, sample.entry, real], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def latest_rows(rows: Iterable[dict[str, Any]], keys: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each id's last row (a run appends; a rescored sample's newer row wins), only those whose
+    ``key`` is the sample's in ``keys`` when given."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if keys is None or keys.get(row.get("id", "")) == row.get("key"):
+            out[row["id"]] = row
+    return out
+
+
 def page_name(sample_id: str) -> str:
     """A sample's page file: its id made safe as a file name, with a hash against collisions."""
     digest = hashlib.sha256(sample_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', sample_id)[:80]}-{digest}.html"
 
 
-def versions(sandbox_python: str = "") -> dict[str, str]:
-    """The versions that decide a run's figures: Python's, the sandbox's, and the packages'."""
+def versions() -> dict[str, str]:
+    """The versions that decide a run's figures: this Python's and the packages'."""
     out = {"python": platform.python_version()}
-    if sandbox_python:
-        out["sandbox_python"] = sandbox_python
     for name in _VERSIONS:
         try:
             out[name] = metadata.version(name)
@@ -210,6 +264,7 @@ def _row(
     real = comparison.real
     return {
         "id": sample.id,
+        "key": sample_key(sample),
         "suite": sample.suite,
         "status": "scored",
         "frames": len(real.events),
@@ -234,6 +289,15 @@ def _output_comparison(real: Trace, value: str | None, predictor: str) -> Compar
     return Comparison(predictor, "output", real, [], None, real_value, value, {"output": float(right)})
 
 
+def skip_reason(real: Trace, mode: str) -> str | None:
+    """Why a sample cannot be scored from its real run, or None when it can."""
+    if not real.events or real.events[0].kind != "call":
+        return f"no call frame: the run ended ({real.outcome.status}) before the entry's first event"
+    if mode == "output" and entry_return(real.events) is None:
+        return f"output mode: the entry returned no value ({real.outcome.status})"
+    return None
+
+
 def score_chunk(
     samples: Sequence[Sample], reals: Sequence[Trace], predictor: Predictor, config: BenchConfig, pages: Path | None
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
@@ -242,15 +306,25 @@ def score_chunk(
 
     skipped: Counter[str] = Counter()
     kept = []
+    rows: list[dict[str, Any]] = []
     for sample, real in zip(samples, reals, strict=True):
-        if real.outcome.status == "sandbox_error":
+        if real.outcome.status == "sandbox_error":  # the sandbox's failing, not the program's: not kept
             skipped["sandbox error (rerun to retry)"] += 1
-        elif not real.events or real.events[0].kind != "call":
-            skipped["the program failed before its entry was called"] += 1
+        elif (reason := skip_reason(real, config.mode)) is not None:
+            rows.append(
+                {
+                    "id": sample.id,
+                    "key": sample_key(sample),
+                    "suite": sample.suite,
+                    "status": "skipped",
+                    "reason": reason,
+                    "real": real.to_dict(),
+                }
+            )
         else:
             kept.append((sample, real))
     if not kept:
-        return [], skipped
+        return rows, skipped
     tasks = [Task.of(real) for _, real in kept]
     oracle = predictor.name == "oracle"
     comparisons: list[tuple[Comparison, dict[str, Any], dict[str, list[int]]]] = []
@@ -282,7 +356,6 @@ def score_chunk(
         for (_, real), text in zip(kept, texts, strict=True):
             value = output_value(text)
             comparisons.append((_output_comparison(real, value, predictor.name), {"text": text, "value": value}, {}))
-    rows = []
     for (sample, _), (comparison, predicted, variables) in zip(kept, comparisons, strict=True):
         page = None
         if pages is not None and config.mode != "output":
@@ -310,7 +383,6 @@ def run(
     say = log or (lambda line: print(line, file=sys.stderr))
     folder = Path(out)
     suites = list(open_suites(list(config.suites), limit=config.limit))  # a bad suite: before any folder is made
-    open_folder(folder, config)
     skipped: Counter[str] = Counter()
     samples: list[Sample] = []
     seen: set[str] = set()
@@ -318,17 +390,15 @@ def run(
         skipped.update(suite.skipped)
         for sample in suite.samples:
             if sample.id in seen:
-                skipped["a duplicate id"] += 1
+                skipped[f"a duplicate id (in {suite.spec})"] += 1
                 continue
             seen.add(sample.id)
             samples.append(sample)
+    keys = {s.id: sample_key(s) for s in samples}
     rows_path = folder / SAMPLES_FILE
-    done = {row["id"]: row for row in read_rows(rows_path)}
+    done = latest_rows(read_rows(rows_path), keys) if check_folder(folder, config) else {}
     pending = [s for s in samples if s.id not in done]
-    resumed = len(samples) - len(pending)
-    if resumed:
-        say(f"cwm bench: {resumed} samples already scored in {folder}; going on with {len(pending)}")
-    if pending and predictor is None:
+    if pending and predictor is None:  # before the folder is made: a predictor that fails leaves none
         predictor = from_spec(
             config.predictor,
             sandbox=config.sandbox,
@@ -340,28 +410,56 @@ def run(
             max_tokens=config.max_new_tokens,
             batch_size=config.batch_size,
         )
-    pages = folder / PAGES_DIR if config.pages else None
-    if pages is not None:
-        pages.mkdir(exist_ok=True)
-    sandbox_python = ""
-    scored_now = 0
-    if pending:
-        assert predictor is not None
-        scored_now, sandbox_python = _score_all(pending, predictor, config, rows_path, pages, skipped, progress)
-    rows = [r for r in read_rows(rows_path) if r["id"] in seen]
-    for row in rows:
+    open_folder(folder, config)
+    try:
+        with folder_lock(folder):
+            done = latest_rows(read_rows(rows_path, repair=True), keys)  # as it is now that it is ours
+            pending = [s for s in samples if s.id not in done]
+            resumed = len(samples) - len(pending)
+            if resumed:
+                say(f"cwm bench: {resumed} samples already scored in {folder}; going on with {len(pending)}")
+            pages = folder / PAGES_DIR if config.pages else None
+            if pages is not None:
+                pages.mkdir(exist_ok=True)
+            scored_now = 0
+            if pending:
+                assert predictor is not None
+                scored_now = _score_all(pending, predictor, config, rows_path, pages, skipped, progress)
+            return _finish(folder, config, samples, keys, skipped, scored_now, resumed)
+    except OSError as exc:
+        raise BenchError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
+def _finish(
+    folder: Path,
+    config: BenchConfig,
+    samples: list[Sample],
+    keys: dict[str, str],
+    skipped: Counter[str],
+    scored_now: int,
+    resumed: int,
+) -> Run:
+    """The figures and the report of every sample scored in ``folder`` for ``samples``."""
+    rows = latest_rows(read_rows(folder / SAMPLES_FILE), keys)
+    ordered = [rows[s.id] for s in samples if s.id in rows]
+    scored = [r for r in ordered if r.get("status") == "scored"]
+    for row in ordered:
         if row.get("status") != "scored":
             skipped[row.get("reason", "not scored")] += 1
-    scored = [r for r in rows if r.get("status") == "scored"]
+    if not scored:
+        reasons = "; ".join(f"{reason}: {n}" for reason, n in skipped.most_common(3)) or "no samples"
+        raise BenchError(f"no sample could be scored ({reasons})")
+    pythons = sorted({r["real"]["program"].get("python") or "?" for r in scored})
     results = summarize(
         scored,
         suites=config.suites,
         predictor=config.predictor,
         mode=config.mode,
         config=config.identity() | {"limit": config.limit},
-        versions=versions(sandbox_python),
+        versions=versions() | {"traces_python": ", ".join(pythons)},
         skipped=skipped,
     )
+    results["ids"] = [r["id"] for r in scored]
     _write_atomic(folder / RESULTS_FILE, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     from .report import write_report
 
@@ -385,7 +483,7 @@ def _score_all(
     pages: Path | None,
     skipped: Counter[str],
     progress: bool,
-) -> tuple[int, str]:
+) -> int:
     from sandbox import Sandbox, SandboxUnavailable
     from sandbox.progress import Progress
 
@@ -407,10 +505,10 @@ def _score_all(
             rows, missed = score_chunk(chunk, reals, predictor, config, pages)
             _append(rows_path, rows)
             skipped.update(missed)
-            scored += len(rows)
+            scored += sum(1 for row in rows if row["status"] == "scored")
             if bar is not None:
                 bar.advance(len(chunk), counts=f"scored {scored}")
-        return scored, box.python if box is not None else ""
+        return scored
     finally:
         if bar is not None:
             bar.close()
@@ -420,9 +518,9 @@ def _score_all(
 
 def _real_traces(box: Any, chunk: Sequence[Sample], limits: Limits) -> list[Trace]:
     """The real trace of each sample: stored, or run now in the sandbox (in parallel)."""
-    jobs = {f"{i}": Job(s.source, s.entry, id=f"{i}", limits=limits) for i, s in enumerate(chunk) if s.real is None}
-    ran = dict(box.map(jobs.values())) if jobs else {}
-    return [s.real if s.real is not None else ran[f"{i}"] for i, s in enumerate(chunk)]
+    jobs = [Job(s.source, s.entry, id=s.id, limits=limits) for s in chunk if s.real is None]
+    ran = dict(box.map(jobs)) if jobs else {}
+    return [s.real if s.real is not None else ran[s.id] for s in chunk]
 
 
 __all__ = [
@@ -433,10 +531,13 @@ __all__ = [
     "BenchConfig",
     "BenchError",
     "Run",
+    "check_folder",
+    "latest_rows",
     "open_folder",
     "page_name",
     "read_rows",
     "run",
+    "sample_key",
     "score_chunk",
     "versions",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def test_copy_scores_its_true_figure_free_running(tmp_path: Path) -> None:
     assert f["first_divergence"] == 2 and g["first_divergence"] is None
     assert f["predicted_return"] == "None" and f["real_return"] == "2"
     assert f["variables"] == {"x": [2, 2], "y": [0, 1]}  # y is in the real frame 2 only, and missed
+    assert all(row["real"]["program"]["id"] == row["id"] for row in rows.values())
     figures = {name: v["value"] for name, v in results_of(out)["metrics"].items()}
     assert figures == pytest.approx({k: round(100 * (COPY_F[k] + COPY_G[k]) / 2, 2) for k in COPY_F})
     # the report: the summary, the page of every sample, the index linking them
@@ -217,6 +219,7 @@ def test_a_folder_of_another_configuration_is_refused(tmp_path: Path) -> None:
     config = BenchConfig(suites=("cruxeval",), predictor="copy")
     open_folder(tmp_path / "run", config)
     open_folder(tmp_path / "run", BenchConfig(suites=("cruxeval",), predictor="copy", workers=7, limit=3))  # same
+    (tmp_path / "run" / "samples.jsonl").write_text('{"id": "a"}\n', encoding="utf-8")  # it has scored
     with pytest.raises(BenchError, match=r"another configuration \(predictor 'copy' there, 'oracle' here\)"):
         open_folder(tmp_path / "run", BenchConfig(suites=("cruxeval",), predictor="oracle"))
     (tmp_path / "other").mkdir()
@@ -227,8 +230,11 @@ def test_a_folder_of_another_configuration_is_refused(tmp_path: Path) -> None:
 
 def test_a_line_cut_short_by_a_kill_is_dropped_from_the_file(tmp_path: Path) -> None:
     path = tmp_path / "samples.jsonl"
-    path.write_text('{"id": "a"}\n{"id": "b"}\n{"id": "c", "met', encoding="utf-8")
+    torn = '{"id": "a"}\n{"id": "b"}\n{"id": "c", "met'
+    path.write_text(torn, encoding="utf-8")
     assert [r["id"] for r in read_rows(path)] == ["a", "b"]
+    assert path.read_text(encoding="utf-8") == torn  # a reader (compare, table) leaves the file alone
+    assert [r["id"] for r in read_rows(path, repair=True)] == ["a", "b"]
     assert path.read_text(encoding="utf-8") == '{"id": "a"}\n{"id": "b"}\n'
 
 
@@ -255,8 +261,9 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     # an endpoint that is down: the retries, then one line and exit 5
     down = cwm("bench", "--suite", hand_suite(tmp_path), "--predictor", "openai:http://127.0.0.1:9/v1#m", "--out", out)
     one_line_error(down, 5, "127.0.0.1:9", "no answer")
-    # and another configuration in the same folder
-    one_line_error(cwm("bench", "--suite", hand_suite(tmp_path), "--predictor", "copy", "--out", out), 2, "another")
+    # and, once it has scored, another configuration in the same folder
+    assert cwm("bench", "--suite", hand_suite(tmp_path), "--predictor", "copy", "--out", out).returncode == 0
+    one_line_error(cwm("bench", "--suite", hand_suite(tmp_path), "--predictor", "oracle", "--out", out), 2, "another")
 
 
 @pytest.mark.slow
@@ -409,3 +416,152 @@ def test_output_value_reads_the_value_of_a_return_frame_or_none() -> None:
     assert output_value('    return y\n<|arg_sep|>"2"') == "2"  # cut at the stop sequence
     for text in ("", "    return y\n<|frame_sep|>", '<|arg_sep|>"2<|frame_sep|>', "<|arg_sep|>2<|frame_sep|>"):
         assert output_value(text) is None, text
+
+
+# -- what the red team found ---------------------------------------------------------------------
+RAISES = "def f():\n    a = 1\n    raise ValueError('boom')\n"
+SLEEPS = "import time\n\ntime.sleep(30)  # before the entry: the run has no event at all\n\ndef f():\n    return 1\n"
+
+
+@pytest.mark.slow
+def test_the_oracle_scores_100_on_programs_that_raise_and_skips_what_it_cannot_score(tmp_path: Path) -> None:
+    suite = f"jsonl={write_jsonl(tmp_path / 'p.jsonl', [(RAISES, 'f()'), (ADD_ONE, 'f(1)'), (SLEEPS, 'f()')])}"
+    for mode, scored in (("full", 2), ("output", 1)):  # output mode: the raise returned no value
+        out = tmp_path / mode
+        done = cwm(
+            "bench", "--suite", suite, "--predictor", "oracle", "--mode", mode, "--timeout", "1", "--out", str(out)
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        results = results_of(out)
+        assert results["samples"] == scored
+        assert all(f["value"] == 100.0 for f in results["metrics"].values()), results["metrics"]
+        reasons = " ".join(results["skipped"])
+        assert "timeout" in reasons  # the sleeper reached no event: said with its outcome
+        # the skipped are recorded, so a rerun does not run them again
+        again = cwm(
+            "bench", "--suite", suite, "--predictor", "oracle", "--mode", mode, "--timeout", "1", "--out", str(out)
+        )
+        assert "3 samples already scored" in again.stderr and "going on with 0" in again.stderr
+    copy = cwm("bench", "--suite", suite, "--predictor", "copy", "--timeout", "1", "--out", str(tmp_path / "copy"))
+    assert copy.returncode == 0, copy.stderr
+    rows = {r["program"]["entry"]: r for r in rows_of(tmp_path / "copy").values() if r["status"] == "scored"}
+    assert rows["f()"]["metrics"]["output"] == 0.0 and rows["f()"]["real_return"] == "raise ValueError('boom')"
+
+
+def test_a_missing_predicted_frame_shares_no_keys_even_with_a_frame_without_locals() -> None:
+    from benchmarks.metrics import trace_metrics
+    from benchmarks.predictors import Prediction, Task
+    from tracer import record
+
+    trace = record("def f():\n    a = 1\n    return a\n", "f()")
+    empty = Prediction.from_text(Task.of(trace), "")
+    m = trace_metrics(trace.events, empty.parsed)
+    assert m["key_match"] == m["key_value_match"] == m["state"] == m["valid_json"] == 0.0
+
+
+@pytest.mark.slow
+def test_an_edited_program_is_scored_again(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    write_jsonl(path, [("def f():\n    return 1\n", "f()"), (ADD_ONE, "f(1)")])
+    args = (
+        "bench",
+        "--suite",
+        f"jsonl={path}",
+        "--predictor",
+        "oracle",
+        "--mode",
+        "output",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert cwm(*args).returncode == 0
+    write_jsonl(path, [("def f():\n    return 2\n", "f()"), (ADD_ONE, "f(1)")])
+    again = cwm(*args)
+    assert again.returncode == 0 and "1 samples already scored" in again.stderr and "going on with 1" in again.stderr
+    rows = rows_of(tmp_path / "o")
+    assert results_of(tmp_path / "o")["samples"] == 2
+    assert sorted(r["real_return"] for r in rows.values()) == ["2", "2"]  # f() now returns 2, as f(1) does
+    assert (
+        len((tmp_path / "o" / "samples.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    )  # old line kept, unused
+
+
+@pytest.mark.slow
+def test_a_second_run_into_a_busy_folder_is_refused_and_lines_are_counted_once(tmp_path: Path) -> None:
+    from benchmarks.runner import folder_lock
+
+    out = tmp_path / "b"
+    args = ("bench", "--suite", hand_suite(tmp_path), "--predictor", "copy", "--out", str(out))
+    assert cwm(*args).returncode == 0
+    with folder_lock(out):
+        one_line_error(cwm(*args), 2, "another cwm bench is writing to")
+    rows = out / "samples.jsonl"
+    rows.write_text(rows.read_text(encoding="utf-8") * 2, encoding="utf-8")  # as two runs at once would have
+    assert cwm(*args).returncode == 0
+    assert results_of(out)["samples"] == 2
+
+
+@pytest.mark.slow
+def test_what_cannot_be_written_or_scored_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    args = ("bench", "--suite", hand_suite(tmp_path), "--predictor", "copy", "--out", str(out))
+    assert cwm(*args).returncode == 0
+    shutil.rmtree(out / "samples")
+    (out / "samples").write_text("in the way", encoding="utf-8")
+    one_line_error(cwm(*args), 2, "cannot write to", str(out))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("garbage\n", encoding="utf-8")
+    one_line_error(
+        cwm("bench", "--suite", f"jsonl={bad}", "--predictor", "copy", "--out", str(tmp_path / "c")),
+        2,
+        "no sample could be scored",
+    )
+    one_line_error(cwm("bench", "table"), 2, "table needs")
+
+
+@pytest.mark.slow
+def test_a_predictor_that_failed_leaves_a_folder_the_corrected_command_takes_over(tmp_path: Path) -> None:
+    out = str(tmp_path / "e")
+    suite = hand_suite(tmp_path)
+    down = cwm(
+        "bench",
+        "--suite",
+        suite,
+        "--predictor",
+        "openai:http://127.0.0.1:9/v1#m",
+        "--out",
+        out,
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    assert down.returncode == 5
+    fixed = cwm("bench", "--suite", suite, "--predictor", "copy", "--out", out)
+    assert fixed.returncode == 0, fixed.stderr
+    assert results_of(Path(out))["predictor"] == "copy"
+
+
+@pytest.mark.slow
+def test_compare_pairs_what_each_run_reports_and_leaves_the_folders_alone(tmp_path: Path) -> None:
+    suite = loop_suite(tmp_path, 12)
+    for name in ("copy", "oracle"):
+        done = cwm("bench", "--suite", suite, "--predictor", name, "--no-pages", "--out", str(tmp_path / name))
+        assert done.returncode == 0, done.stderr
+    smaller = cwm("bench", "--suite", suite, "--predictor", "copy", "--limit", "5", "--out", str(tmp_path / "copy"))
+    assert smaller.returncode == 0
+    rows = tmp_path / "oracle" / "samples.jsonl"
+    with rows.open("a", encoding="utf-8") as f:
+        f.write('{"id": "partial')  # a run still writing
+    before = rows.read_bytes()
+    done = cwm("bench", "compare", str(tmp_path / "copy"), str(tmp_path / "oracle"))
+    assert done.returncode == 0, done.stderr
+    assert "B - A over 5 samples" in done.stdout
+    assert rows.read_bytes() == before
+
+
+def test_a_folder_left_by_a_kill_while_writing_its_config_is_taken(tmp_path: Path) -> None:
+    from benchmarks.runner import check_folder
+
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "config.json.tmp").write_text("{", encoding="utf-8")
+    assert check_folder(tmp_path / "k", BenchConfig(suites=("cruxeval",), predictor="copy")) is False
+    open_folder(tmp_path / "k", BenchConfig(suites=("cruxeval",), predictor="copy"))
+    assert json.loads((tmp_path / "k" / "config.json").read_text(encoding="utf-8"))["predictor"] == "copy"

@@ -101,7 +101,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         what, folders = args.words[0], [Path(w) for w in args.words[1:]]
         if what == "compare" and len(folders) == 2:
             return _compare(*folders)
-        if what == "table" and folders:
+        if what == "table":
+            if not folders:
+                raise UsageError("table needs the folders of one or more runs: cwm bench table DIR...")
             return _table(folders)
         raise UsageError(
             "unexpected arguments: use `cwm bench --suite ... --predictor ... --out DIR`, "
@@ -200,7 +202,9 @@ def _table(folders: list[Path]) -> int:
     if len(modes) > 1:
         raise UsageError(f"the runs are of different modes ({', '.join(sorted(modes))})")
     samples = ", ".join(str(r["samples"]) for r in runs)
-    print(f"{runs[0]['mode']} mode on {', '.join(runs[0]['suites'])}; samples scored: {samples}")
+    suites = {", ".join(r["suites"]) for r in runs}
+    on = suites.pop() if len(suites) == 1 else "different suites (see each run's results.json)"
+    print(f"{runs[0]['mode']} mode on {on}; samples scored: {samples}")
     print()
     print("| metric | " + " | ".join(f"`{r['predictor']}`" for r in runs) + " |")
     print("|---|" + "---:|" * len(runs))
@@ -216,16 +220,26 @@ def _table(folders: list[Path]) -> int:
 def _compare(a: Path, b: Path) -> int:
     from benchmarks.metrics import LABELS
     from benchmarks.results import MODE_METRICS, paired_difference
-    from benchmarks.runner import SAMPLES_FILE, read_rows
+    from benchmarks.runner import SAMPLES_FILE, latest_rows, read_rows
 
     runs = [_results(a), _results(b)]
     if runs[0]["mode"] != runs[1]["mode"]:
         raise UsageError(f"the runs are of different modes ({runs[0]['mode']}, {runs[1]['mode']})")
-    rows = [[r for r in read_rows(f / SAMPLES_FILE) if r.get("status") == "scored"] for f in (a, b)]
-    pairs, figures = paired_difference(rows[0], rows[1], MODE_METRICS[runs[0]["mode"]])
+    # the rows each run's figures are of (results.json's ids, their latest lines), read without
+    # touching the folders; a pair is the same sample only if it is the same program (its key)
+    rows = []
+    for folder, results in zip((a, b), runs, strict=True):
+        latest = latest_rows(read_rows(folder / SAMPLES_FILE))
+        rows.append([latest[i] for i in results.get("ids", []) if i in latest])
+    keys = {r["id"]: r.get("key") for r in rows[0]}
+    other = [r for r in rows[1] if r["id"] in keys and keys[r["id"]] != r.get("key")]
+    mine = [r for r in rows[1] if r["id"] in keys and keys[r["id"]] == r.get("key")]
+    pairs, figures = paired_difference(rows[0], mine, MODE_METRICS[runs[0]["mode"]])
     if not pairs:
         raise UsageError(f"{a} and {b} share no scored sample")
     print(f"B - A over {pairs} samples both scored; A: {runs[0]['predictor']} ({a}), B: {runs[1]['predictor']} ({b})")
+    if other:
+        print(f"({len(other)} samples of the same id hold another program in each run: left out)")
     print()
     print("| metric | A | B | B - A | 95% CI |")
     print("|---|---|---|---|---|")

@@ -83,14 +83,26 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="the run's folder (made, or continued)")
     p.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where the programs run (default: auto)")
     add_timeout_option(p, "limit of each real run")
-    p.add_argument("--max-frames", type=positive_int, default=DEFAULT_MAX_FRAMES, help=f"default: {DEFAULT_MAX_FRAMES}")
     p.add_argument(
-        "--max-new-tokens", type=positive_int, default=DEFAULT_MAX_TOKENS, help=f"default: {DEFAULT_MAX_TOKENS}"
+        "--max-frames",
+        type=positive_int,
+        default=DEFAULT_MAX_FRAMES,
+        metavar="N",
+        help=f"frames a free-running prediction may write (default: {DEFAULT_MAX_FRAMES})",
     )
-    p.add_argument("--temperature", type=float, default=0.0, help="0 (default): greedy")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (with --temperature)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="hf: programs generated at once (default: 8)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"tokens a model may generate per program (default: {DEFAULT_MAX_TOKENS})",
+    )
+    p.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 (default): greedy")
+    p.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling (with --temperature)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="sampling seed (default: 0)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=8, metavar="N", help="hf: programs generated at once (default: 8)"
+    )
     p.add_argument("--no-pages", action="store_true", help="no side-by-side page per sample")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_bench)

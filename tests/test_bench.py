@@ -254,6 +254,9 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     )
     one_line_error(cwm("bench", "--suite", "jsonl", "--predictor", "copy", "--out", out), 2, "needs a path")
     one_line_error(
+        cwm("bench", "--suite", "cruxeval", "--predictor", "openai:localhost#m", "--out", out), 2, "not a URL"
+    )
+    one_line_error(
         cwm("bench", "--suite", f"cruxeval={tmp_path / 'none.jsonl'}", "--predictor", "copy", "--out", out), 2
     )
     one_line_error(cwm("bench", "--predictor", "copy", "--out", out), 2, "no suite")

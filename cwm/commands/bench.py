@@ -191,6 +191,9 @@ def _check_predictor(spec: str) -> None:
             raise UsageError(f"--predictor {spec}: no adapter folder {adapter}")
         return
     if name == "openai" and "#" in rest and rest.split("#")[0] and rest.rpartition("#")[2]:
+        url = rest.rpartition("#")[0]
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--predictor {spec}: {url!r} is not a URL (http://HOST:PORT/v1)")
         return
     raise UsageError(f"unknown predictor {spec!r}: use {SPEC_HELP}")
 

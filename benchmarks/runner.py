@@ -76,6 +76,7 @@ class BenchConfig:
     top_p: float = 1.0
     seed: int = 0
     batch_size: int = 8
+    constrain: bool = False  # hf: constrained decoding (every frame well formed)
     pages: bool = True  # a side-by-side page per sample
 
     def __post_init__(self) -> None:
@@ -83,6 +84,8 @@ class BenchConfig:
             raise BenchError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
         if not self.suites:
             raise BenchError("no suite: add --suite (e.g. --suite cruxeval)")
+        if self.constrain and not self.predictor.startswith("hf:"):
+            raise BenchError("--constrain is for hf predictors (it steers the model's own decoding)")
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the one it continues."""
@@ -409,6 +412,7 @@ def run(
             max_new_tokens=config.max_new_tokens,
             max_tokens=config.max_new_tokens,
             batch_size=config.batch_size,
+            constrain=config.constrain,
         )
     open_folder(folder, config)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -362,8 +363,15 @@ def test_a_trained_model_in_every_mode_on_a_dataset_suite(tmp_path: Path, traine
     # asked for the return frame at once (which it never saw right after a call), it writes a frame
     outputs = [r["predicted"] for r in rows_of(tmp_path / "output").values()]
     assert all(o["text"].endswith("<|frame_sep|>") or not o["text"] for o in outputs)
+    # constrained, every frame the model writes is well formed
+    out = tmp_path / "constrained"
+    done = cwm("bench", "--suite", suite, "--predictor", f"hf:{model}", "--constrain", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert results_of(out)["metrics"]["valid_format"]["value"] == 100.0
+    assert results_of(out)["config"]["constrain"] is True
     # the stored traces are the real ones: nothing was run in a sandbox
-    assert "sandbox_python" not in results_of(tmp_path / "full")["versions"]
+    # (they were recorded here, by this Python, not by the sandbox's)
+    assert results_of(tmp_path / "full")["versions"]["traces_python"] == platform.python_version()
 
 
 @pytest.mark.slow

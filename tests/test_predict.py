@@ -508,3 +508,16 @@ def test_single_step_reads_each_guess_as_after_the_whole_true_prefix() -> None:
                 assert got.line == expected.line
             checked += 1
     assert checked >= len(trace.events) // 2
+
+
+def test_a_generation_cut_by_the_token_limit_loses_only_its_unfinished_last_frame() -> None:
+    trace = record(LOOP, "f(2)")
+    whole = render_cwm(trace, context=False).split("<|frame_sep|>", 1)[1]
+    first = whole[: whole.index("<|frame_sep|>") + len("<|frame_sep|>")]
+    cut = first + '<|line_sep|>{"n": ".."'  # the limit struck inside the second frame
+    kept = prediction_of(trace, "")
+    kept = Prediction.from_text(kept.task, cut, "max_tokens")
+    assert kept.text == first and kept.parsed.valid and len(kept.events) == 2
+    ended = Prediction.from_text(kept.task, cut, "eos")  # the model itself stopped there: its mistake
+    assert ended.text == cut and not ended.parsed.valid
+    assert Prediction.from_text(kept.task, '<|line_sep|>{"n"', "max_tokens").text == ""

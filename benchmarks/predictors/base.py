@@ -63,6 +63,10 @@ class Prediction:
 
     @classmethod
     def from_text(cls, task: Task, text: str, stopped: str = "end") -> Prediction:
+        """``text`` read back; cut by the token limit (``max_tokens``), its unfinished last frame
+        is dropped: the harness cut it there, not the model, so it is no mistake of format."""
+        if stopped == "max_tokens":
+            text = text[: text.rfind(FRAME_SEP) + len(FRAME_SEP)] if FRAME_SEP in text else ""
         parsed = parse_cwm(task.prompt() + text, source=task.program.source)
         return cls(task, text, parsed, stopped)
 

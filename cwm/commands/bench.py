@@ -103,6 +103,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch-size", type=positive_int, default=8, metavar="N", help="hf: programs generated at once (default: 8)"
     )
+    p.add_argument(
+        "--constrain",
+        action="store_true",
+        help="hf: constrained decoding (every frame well formed, every action a line)",
+    )
     p.add_argument("--no-pages", action="store_true", help="no side-by-side page per sample")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_bench)
@@ -149,6 +154,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
         batch_size=args.batch_size,
+        constrain=args.constrain,
         pages=not args.no_pages,
     )
     try:

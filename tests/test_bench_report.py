@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import copy
 import html
-import os
 import re
 import struct
 from pathlib import Path
@@ -371,51 +370,6 @@ def test_output_mode_end_to_end(tmp_path: Path) -> None:
 
 
 # ---- in a browser ----------------------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Any:
-    """A headless Chromium page (a fresh profile), with the console errors, page errors,
-    dialogs and non-file requests it saw; as tests/test_report_html.py launches it."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no {CHROMIUM}: scripts/setup-browser.sh installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = context.new_page()
-            seen: dict[str, list[str]] = {"console": [], "errors": [], "dialogs": [], "requests": []}
-
-            def console(message: Any) -> None:
-                if message.type == "error":  # a script error, a load the page's CSP refused...
-                    seen["console"].append(message.text)
-
-            def dialog(d: Any) -> None:  # an alert() that injected markup would run
-                seen["dialogs"].append(d.message)
-                d.dismiss()
-
-            def request(r: Any) -> None:
-                if not r.url.startswith(("file:", "data:")):
-                    seen["requests"].append(r.url)
-
-            page.on("console", console)
-            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-            page.on("dialog", dialog)
-            context.on("request", request)
-            yield page, seen
-        finally:
-            context.close()
 
 
 @pytest.mark.slow

@@ -4,9 +4,7 @@ program's own text, and (in headless Chromium) a page that moves through the ste
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -129,51 +127,6 @@ def test_write_page(loop: Comparison, tmp_path: Path) -> None:
 
 
 # ---- in a browser ----------------------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Any:
-    """A headless Chromium page, with the console errors, page errors, dialogs and non-file
-    requests it saw."""
-    if CHROMIUM is None:
-        pytest.skip("no chromium (/usr/bin/chromium or on PATH): scripts/setup-browser.sh installs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            page = context.new_page()
-            seen: dict[str, list[str]] = {"console": [], "errors": [], "dialogs": [], "requests": []}
-
-            def console(message: Any) -> None:
-                if message.type == "error":  # a script error, a refused load (the page's CSP)...
-                    seen["console"].append(message.text)
-
-            def dialog(d: Any) -> None:  # an alert() that injected markup would run
-                seen["dialogs"].append(d.message)
-                d.dismiss()
-
-            def request(r: Any) -> None:
-                if not r.url.startswith("file:"):
-                    seen["requests"].append(r.url)
-
-            page.on("console", console)
-            page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-            page.on("dialog", dialog)
-            context.on("request", request)
-            yield page, seen
-        finally:
-            context.close()
 
 
 def current_line(page: Any) -> int:

@@ -106,16 +106,19 @@ def same_value(predicted: str | None, real: str | None) -> bool:
         return False
 
 
-def entry_return(events: Sequence[Event | None]) -> str | None:
-    """The value the entry returned: that of the first return frame at the entry's depth."""
+def entry_exit(events: Sequence[Event | None]) -> Event | None:
+    """The frame that left the entry: the first return frame at the entry's depth."""
     present = [e for e in events if e is not None]
     if not present:
         return None
     depth = present[0].depth
-    for event in present:
-        if event.kind == "return" and event.depth == depth:
-            return event.value
-    return None
+    return next((e for e in present if e.kind == "return" and e.depth == depth), None)
+
+
+def entry_return(events: Sequence[Event | None]) -> str | None:
+    """The value the entry returned (None: it did not, or an exception left it)."""
+    exit_frame = entry_exit(events)
+    return exit_frame.value if exit_frame is not None else None
 
 
 RAISED = "raise "  # how entry_outcome writes an exception leaving the entry
@@ -229,6 +232,7 @@ __all__ = [
     "METRICS",
     "SINGLE_STEP_METRICS",
     "Frames",
+    "entry_exit",
     "entry_outcome",
     "entry_return",
     "first_divergence",

@@ -37,6 +37,11 @@ def bootstrap(values: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES) 
     return round(100 * float(data.mean()), 2), round(100 * float(low), 2), round(100 * float(high), 2)
 
 
+def _percent(values: Sequence[float]) -> float:
+    """The mean of ``values`` (in [0, 1]) in percent (0 for none)."""
+    return round(100 * sum(values) / len(values), 2) if values else 0.0
+
+
 def metric_figures(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, dict[str, float]]:
     """Each metric's macro average over ``rows`` with its interval: ``{name: {value, low, high}}``."""
     out = {}
@@ -68,7 +73,7 @@ def by_length(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[d
                 "low": low,
                 "high": high,
                 "samples": len(inside),
-                "metrics": {n: round(100 * sum(r["metrics"][n] for r in inside) / len(inside), 2) for n in names},
+                "metrics": {n: _percent([r["metrics"][n] for r in inside]) for n in names},
             }
         )
     return out
@@ -142,8 +147,8 @@ def paired_difference(
         right = [y["metrics"][name] for _, y in pairs]
         difference, low, high = bootstrap([r - lft for lft, r in zip(left, right, strict=True)])
         out[name] = {
-            "a": bootstrap(left, resamples=1)[0],
-            "b": bootstrap(right, resamples=1)[0],
+            "a": _percent(left),
+            "b": _percent(right),
             "difference": difference,
             "low": low,
             "high": high,

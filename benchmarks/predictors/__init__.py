@@ -34,26 +34,40 @@ NAMES = ("hf", "openai", "copy", "oracle")
 SPEC_HELP = "hf:PATH[+ADAPTER], openai:URL#MODEL, copy or oracle"
 
 
-def from_spec(spec: str, **options: Any) -> Predictor:
-    """A predictor from its spelling: ``hf:PATH[+ADAPTER]``, ``openai:URL#MODEL``, ``copy``, ``oracle``."""
+def parse_spec(spec: str) -> tuple[str, str, str]:
+    """A predictor's spelling read: ``(name, model or URL, adapter or served model)``, the last two
+    empty where the name takes none; a :class:`PredictorError` names what it should be."""
     name, _, rest = spec.partition(":")
-    if name == "copy" and not rest:
+    if name in ("copy", "oracle") and not rest:
+        return name, "", ""
+    if name == "hf" and rest and not rest.startswith("+"):
+        model, _, adapter = rest.partition("+")
+        return name, model, adapter
+    if name == "openai":
+        url, _, model = rest.rpartition("#")
+        if url and model:
+            if not url.startswith(("http://", "https://")):
+                raise PredictorError(f"--predictor {spec}: {url!r} is not a URL (http://HOST:PORT/v1)")
+            return name, url, model
+    raise PredictorError(f"unknown predictor {spec!r}: expected {SPEC_HELP}")
+
+
+def from_spec(spec: str, **options: Any) -> Predictor:
+    """A predictor from its spelling (:func:`parse_spec`), with the ``options`` it takes."""
+    name, first, second = parse_spec(spec)
+    if name == "copy":
         return CopyPredictor()
-    if name == "oracle" and not rest:
+    if name == "oracle":
         return OraclePredictor(**{k: v for k, v in options.items() if k in ("sandbox", "limits")})
-    if name == "hf" and rest:
+    if name == "hf":
         from .hf import HFPredictor
 
-        model, _, adapter = rest.partition("+")
         keep = ("device", "dtype", "temperature", "top_p", "seed", "batch_size", "max_new_tokens", "constrain")
-        return HFPredictor(model, adapter or None, **{k: v for k, v in options.items() if k in keep})
-    if name == "openai" and "#" in rest:
-        from .served import OpenAIPredictor
+        return HFPredictor(first, second or None, **{k: v for k, v in options.items() if k in keep})
+    from .served import OpenAIPredictor
 
-        url, _, model = rest.rpartition("#")
-        keep = ("temperature", "top_p", "seed", "max_tokens", "workers", "retries", "timeout", "cache_dir")
-        return OpenAIPredictor(url, model, **{k: v for k, v in options.items() if k in keep})
-    raise PredictorError(f"unknown predictor {spec!r}: expected {SPEC_HELP}")
+    keep = ("temperature", "top_p", "seed", "max_tokens", "workers", "retries", "timeout", "cache_dir")
+    return OpenAIPredictor(first, second, **{k: v for k, v in options.items() if k in keep})
 
 
 def __getattr__(name: str) -> Any:  # the model predictors import torch / openai only when asked for
@@ -84,4 +98,5 @@ __all__ = [
     "StepGuess",
     "Task",
     "from_spec",
+    "parse_spec",
 ]

@@ -23,6 +23,7 @@ from tracer.cwm_render import render_frame, shown_locals
 from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS
 from training.metrics import copy_prediction, frame_texts
 
+from ..metrics import entry_exit
 from .base import (
     DEFAULT_MAX_FRAMES,
     Prediction,
@@ -124,11 +125,10 @@ def trace_prediction(task: Task, trace: Trace, max_frames: int | None = None) ->
 
 def trace_output(trace: Trace) -> str:
     """A real trace's return as :meth:`Predictor.output` writes it (empty if the entry did not return)."""
-    depth = trace.events[0].depth if trace.events else 0
-    for event in trace.events:
-        if event.kind == "return" and event.depth == depth and event.value is not None:
-            return return_text(event.source_line, event.value)
-    return ""
+    exit_frame = entry_exit(trace.events)
+    if exit_frame is None or exit_frame.value is None:
+        return ""
+    return return_text(exit_frame.source_line, exit_frame.value)
 
 
 def trace_steps(trace: Trace, rerun: Trace) -> SingleStep:

@@ -182,26 +182,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _check_predictor(spec: str) -> None:
     """A predictor spec's problems a user can fix, before anything runs."""
-    from benchmarks.predictors import SPEC_HELP
+    from benchmarks.predictors import PredictorError, parse_spec
 
-    name, _, rest = spec.partition(":")
-    if name in ("copy", "oracle") and not rest:
-        return
-    if name == "hf" and rest:
+    try:
+        name, model, adapter = parse_spec(spec)
+    except PredictorError as exc:
+        raise UsageError(str(exc)) from None
+    if name == "hf":
         from benchmarks.predictors.hf import is_local
 
-        model, _, adapter = rest.partition("+")
         if is_local(model) and not Path(model).expanduser().is_dir():
             raise UsageError(f"--predictor {spec}: no model folder {model}")
         if adapter and not Path(adapter).expanduser().is_dir():
             raise UsageError(f"--predictor {spec}: no adapter folder {adapter}")
-        return
-    if name == "openai" and "#" in rest and rest.split("#")[0] and rest.rpartition("#")[2]:
-        url = rest.rpartition("#")[0]
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--predictor {spec}: {url!r} is not a URL (http://HOST:PORT/v1)")
-        return
-    raise UsageError(f"unknown predictor {spec!r}: use {SPEC_HELP}")
 
 
 def _results(folder: Path) -> dict[str, Any]:

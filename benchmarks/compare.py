@@ -60,9 +60,11 @@ def _differs(real: Event | None, predicted: Event | None) -> list[str]:
     return sorted(name for name in set(a) | set(b) if a.get(name) != b.get(name))
 
 
-def compare_free(real: Trace, prediction: Prediction, predictor: str) -> Comparison:
-    """A free-running prediction against the real trace."""
-    truth, guess = Frames.real(real.events), Frames.predicted(prediction.parsed)
+def compare_free(
+    real: Trace, prediction: Prediction, predictor: str, frames: tuple[Frames, Frames] | None = None
+) -> Comparison:
+    """A free-running prediction against the real trace (``frames``: both sides, if already made)."""
+    truth, guess = frames or (Frames.real(real.events), Frames.predicted(prediction.parsed))
     errors = {e.frame: e.message for e in prediction.errors}
     steps = []
     for i in range(max(len(truth.events), len(guess.events))):

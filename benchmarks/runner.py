@@ -197,14 +197,6 @@ def _append(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def sample_key(sample: Sample) -> str:
-    """What a sample is, as a hash: its program and entry, and the stored real trace if it has one.
-    A row scored for another key (the program was edited, the dataset rebuilt) is scored again."""
-    real = json.dumps(sample.real.to_dict(), sort_keys=True) if sample.real is not None else ""
-    text = json.dumps([sample.source, sample.entry, real], ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
 def latest_rows(rows: Iterable[dict[str, Any]], keys: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Each id's last row (a run appends; a rescored sample's newer row wins), only those whose
     ``key`` is the sample's in ``keys`` when given."""
@@ -267,7 +259,7 @@ def _row(
     real = comparison.real
     return {
         "id": sample.id,
-        "key": sample_key(sample),
+        "key": sample.key,
         "suite": sample.suite,
         "status": "scored",
         "frames": len(real.events),
@@ -317,7 +309,7 @@ def score_chunk(
             rows.append(
                 {
                     "id": sample.id,
-                    "key": sample_key(sample),
+                    "key": sample.key,
                     "suite": sample.suite,
                     "status": "skipped",
                     "reason": reason,
@@ -343,8 +335,8 @@ def score_chunk(
                 "errors": p.error_lines(),
                 "stopped": p.stopped,
             }
-            variables = _variables(Frames.real(real.events), Frames.predicted(p.parsed))
-            comparisons.append((compare_free(real, p, predictor.name), predicted, variables))
+            frames = Frames.real(real.events), Frames.predicted(p.parsed)
+            comparisons.append((compare_free(real, p, predictor.name, frames), predicted, _variables(*frames)))
     elif config.mode == "single-step":
         traces = [real for _, real in kept]
         results = [trace_steps(t, t) for t in traces] if oracle else predictor.single_step(traces)
@@ -397,7 +389,7 @@ def run(
                 continue
             seen.add(sample.id)
             samples.append(sample)
-    keys = {s.id: sample_key(s) for s in samples}
+    keys = {s.id: s.key for s in samples}
     rows_path = folder / SAMPLES_FILE
     done = latest_rows(read_rows(rows_path), keys) if check_folder(folder, config) else {}
     pending = [s for s in samples if s.id not in done]
@@ -541,7 +533,6 @@ __all__ = [
     "page_name",
     "read_rows",
     "run",
-    "sample_key",
     "score_chunk",
     "versions",
 ]

@@ -13,9 +13,12 @@ counted as skipped (with its reason), never fatal.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from tracer import Trace
@@ -38,6 +41,14 @@ class Sample:
     source: str
     entry: str | None
     real: Trace | None = None
+
+    @cached_property
+    def key(self) -> str:
+        """What the sample is, as a hash: its program and entry, and its stored real trace if any.
+        A result scored for another key (the program edited, the dataset rebuilt) is stale."""
+        real = json.dumps(self.real.to_dict(), sort_keys=True) if self.real is not None else ""
+        text = json.dumps([self.source, self.entry, real], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass

@@ -82,6 +82,7 @@ LIMIT_NAMES = ("wall_seconds", "cpu_seconds", "memory_mb", "max_events", "max_ou
 STDERR_KEEP = 64_000  # bytes of raw fd-2 output kept (tracebacks of crashes)
 PR_SET_DUMPABLE = 4
 IPC_RMID = 0
+SHM_INFO, MSG_INFO, SEM_INFO = 14, 12, 19  # <sys/shm.h>, <sys/msg.h>, <sys/sem.h>: how many exist
 KEYCTL_CLEAR = 7
 KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
@@ -438,6 +439,8 @@ def _empty(top: str, deadline: float) -> bool:
 
 def _remove_ipc() -> bool:
     """Remove the System V shared memory, semaphores and message queues a job made."""
+    if not _ipc_in_use():
+        return True
     found = _ipc_objects()
     if not found:
         return True
@@ -450,6 +453,30 @@ def _remove_ipc() -> bool:
         else:
             libc.msgctl(ipc_id, IPC_RMID, None)
     return not _ipc_objects()
+
+
+@functools.cache
+def _ipc_info() -> Any:
+    import ctypes
+
+    return (ctypes.c_int * 32)()  # room for struct shm_info, msginfo and seminfo
+
+
+def _ipc_in_use() -> bool:
+    """Does any System V IPC object exist here? Three syscalls, where reading
+    /proc/sysvipc costs a job a few percent of its time; True when unsure."""
+    libc, info = _libc(), _ipc_info()
+    try:  # the counts of what exists: shm_info.used_ids, msginfo.msgpool, seminfo.semusz
+        return (
+            libc.shmctl(0, SHM_INFO, info) < 0
+            or info[0] != 0
+            or libc.msgctl(0, MSG_INFO, info) < 0
+            or info[0] != 0
+            or libc.semctl(0, 0, SEM_INFO, info) < 0
+            or info[7] != 0
+        )
+    except Exception:  # noqa: BLE001 - no such calls here: look in /proc
+        return True
 
 
 def _ipc_objects() -> list[tuple[str, int]]:
@@ -487,6 +514,7 @@ class Broker:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.oom_kills = _oom_kills()
 
     def serve(self) -> None:
         _write_all(1, b'{"ready": true, "python": "' + PYTHON.encode() + b'"}\n')
@@ -526,7 +554,6 @@ class Broker:
             _write_all(memfd, len(raw).to_bytes(8, "little") + raw)
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
-            oom_before = _oom_kills()
             wall = float(limits["wall_seconds"]) + GRACE_SECONDS
             socket.send_fds(self.sock, [b"F%r" % wall], [memfd, out_w, err_w])
             os.close(out_w)
@@ -537,7 +564,9 @@ class Broker:
                 frames = _read_journal(journal)
         finally:
             os.close(memfd)
-        reply = _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=_oom_kills() > oom_before)
+        oom_kills = _oom_kills()  # read once a job: nothing but the job runs between two readings
+        oom, self.oom_kills = oom_kills > self.oom_kills, oom_kills
+        reply = _assemble(job, program_json, frames, how, stderr_tail, seconds, cap, oom=oom)
         return reply[:-1] + b', "retire": true}' if not clean else reply
 
     def collect(self, out_r: int, err_r: int, requests: Requests, timeout: float) -> tuple[str, bool, bytes]:
@@ -605,14 +634,19 @@ def _limits(job: dict[str, Any]) -> dict[str, Any]:
     return limits
 
 
+OOM_COUNTERS = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]  # v2, v1
+
+
 def _oom_kills() -> int:
     """OOM kills in this cgroup so far (cgroup v2, else v1), to tell a memory kill from others."""
-    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+    for path in list(OOM_COUNTERS):
         try:
             with open(path) as f:
                 for line in f:
                     if line.startswith("oom_kill "):
                         return int(line.split()[1])
+        except FileNotFoundError:
+            OOM_COUNTERS.remove(path)  # the other cgroup version: never look there again
         except (OSError, ValueError):
             continue
     return 0

@@ -139,6 +139,27 @@ def test_nothing_a_job_leaves_reaches_the_next(box: Sandbox) -> None:
     assert found.outcome.value == "([-1, -1, -1], [])", found.outcome
 
 
+LEAVE_ONE = prog("""
+    import ctypes
+    def f(kind):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if kind == 'shm':
+            return libc.shmget(0x5eed, 4096, 0o1666) >= 0
+        if kind == 'msg':
+            return libc.msgget(0x5eed, 0o1666) >= 0
+        return libc.semget(0x5eed, 1, 0o1666) >= 0
+    """)
+
+
+@pytest.mark.parametrize("kind", ["shm", "msg", "sem"])
+def test_one_kind_of_ipc_left_alone_is_removed_too(box: Sandbox, kind: str) -> None:
+    # the server first asks the kernel how many of each kind exist: each count must be read right
+    left = box.run(Job(LEAVE_ONE, f"f({kind!r})", limits=LIMITS))
+    assert left.outcome.value == "True", left.outcome
+    found = box.run(Job(FIND_LEFTOVERS, "f()", limits=LIMITS))
+    assert found.outcome.value == "([-1, -1, -1], [])", found.outcome
+
+
 PLANT_IN_DEV = prog("""
     import os
     def f():

@@ -634,21 +634,27 @@ def _limits(job: dict[str, Any]) -> dict[str, Any]:
     return limits
 
 
-OOM_COUNTERS = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]  # v2, v1
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # v2, v1
+
+
+@functools.cache
+def _oom_counter() -> str | None:
+    """The file of this cgroup that counts its OOM kills (looked for once)."""
+    return next((path for path in OOM_COUNTERS if os.path.exists(path)), None)
 
 
 def _oom_kills() -> int:
-    """OOM kills in this cgroup so far (cgroup v2, else v1), to tell a memory kill from others."""
-    for path in list(OOM_COUNTERS):
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-        except FileNotFoundError:
-            OOM_COUNTERS.remove(path)  # the other cgroup version: never look there again
-        except (OSError, ValueError):
-            continue
+    """OOM kills in this cgroup so far, to tell a memory kill from others."""
+    path = _oom_counter()
+    if path is None:
+        return 0
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
     return 0
 
 

@@ -12,9 +12,10 @@ totals, the ratios and the targets of the tracer's issue:
 - on a loop-heavy program (10**5 iterations holding a 10**4-element list),
   cwm is at least 10x faster than the naive reference.
 
-Each sample runs ``--repeat`` times under each runner, the runners in a
-rotating order, and the fastest run of a runner counts; the totals sum those
-over the samples (``time.perf_counter_ns``). Two times are kept per run:
+Each sample runs ``--repeat`` times under each runner, a runner's runs back
+to back and the runners' order rotating from sample to sample, and the
+fastest run of a runner counts; the totals sum those over the samples
+(``time.perf_counter_ns``). Two times are kept per run:
 
 end to end
     from the program's text to the recorded trace: compiling, running the
@@ -442,21 +443,27 @@ def sample_progress(args: argparse.Namespace, total: int) -> Callable[[int], Non
 def run_all(
     runners: Sequence[Runner], samples: Sequence[Sample], repeat: int, progress: Callable[[int], None] | None
 ) -> None:
-    """Each sample ``repeat`` times under each runner, the order rotating; keep the fastest."""
+    """Each sample ``repeat`` times under each runner; keep each runner's fastest.
+
+    A runner's runs of a sample are back to back, the runners' order rotating
+    from sample to sample. Interleaving single runs instead (A B C, B C A,
+    ...) puts each runner after the same other runner in most repeats, on
+    the caches that one left: the runner after PySnooper then measured 1.60x
+    naive, and 1.31x with naive placed after PySnooper, in the same session.
+    """
     for index, sample in enumerate(samples):
-        best: list[int | None] = [None] * len(runners)
-        best_run: list[int | None] = [None] * len(runners)
-        for r in range(repeat):
-            shift = r % len(runners)
-            for k in list(range(shift, len(runners))) + list(range(shift)):
-                run = charge_garbage(runners[k].measure(sample))
+        shift = index % len(runners)
+        for runner in [*runners[shift:], *runners[:shift]]:
+            best: int | None = None
+            best_run: int | None = None
+            for r in range(repeat):
+                run = charge_garbage(runner.measure(sample))
                 if r == 0:
-                    runners[k].runs.append(run)
-                best[k] = least(best[k], run.total_ns)
-                best_run[k] = least(best_run[k], run.run_ns)
-        for k, runner in enumerate(runners):
-            runner.best.append(best[k] or 0)
-            runner.best_run.append(best_run[k] or 0)
+                    runner.runs.append(run)
+                best = least(best, run.total_ns)
+                best_run = least(best_run, run.run_ns)
+            runner.best.append(best or 0)
+            runner.best_run.append(best_run or 0)
         if progress is not None:
             progress(index + 1)
 

@@ -38,7 +38,7 @@ from tracer.cwm_render import shown_locals
 
 from .compare import Comparison, compare_free, compare_single_step
 from .metrics import Frames, entry_return, same_value
-from .predictors import DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, Task, from_spec
+from .predictors import DEFAULT_BATCH_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, Task, from_spec
 from .predictors.base import output_value
 from .predictors.baselines import trace_output, trace_prediction, trace_steps
 from .results import MODE_METRICS, summarize
@@ -75,7 +75,7 @@ class BenchConfig:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int = DEFAULT_BATCH_SIZE
     constrain: bool = False  # hf: constrained decoding (every frame well formed)
     pages: bool = True  # a side-by-side page per sample
 

@@ -260,11 +260,21 @@ def test_the_rollout_benchmark_times_all_four_ways(tmp_path: Path) -> None:
     from benchmarks.speed import rollout
 
     report = tmp_path / "figures.json"
-    code = rollout.main(["--min-frames", "20", "--quiet", "--plain", "--json", str(report)])
+    argv = ["--min-frames", "20", "--batch", "2,1", "--stride", "8", "--quiet", "--plain", "--json", str(report)]
+    code = rollout.main(argv)
     figures = json.loads(report.read_text())
     assert figures["traces"] >= 2 and figures["frames"] >= 40
-    assert set(figures["frames_per_second"]) == {"cached", "reencode", "one_pass", "per_frame"}
-    assert figures["cached_ratio"] == pytest.approx(figures["seconds"]["reencode"] / figures["seconds"]["cached"])
+    assert set(figures["batches"]) == {"1", "2"}
+    for size, one in figures["batches"].items():
+        frames, seconds = one["frames"], one["seconds"]
+        assert frames["cached"] == int(size) * figures["frames"]  # every row's every frame
+        assert frames["reencode"] == int(size) * sum(  # one frame in eight of each trace, every row
+            (n + 7) // 8 for n in figures["frames_per_trace"]
+        )
+        expected = (frames["cached"] / seconds["cached"]) / (frames["reencode"] / seconds["reencode"])
+        assert one["cached_ratio"] == pytest.approx(expected)
+    judged = {t["name"]: t for t in figures["targets"]}
+    assert "rollout / re-encoding, batch 2" in judged and "one pass / generating each frame" in judged
     assert code == OK  # without --check the verdicts are reported, not returned
     with pytest.raises(SystemExit) as stopped:
         rollout.main(["--min-frames", "100000", "--quiet"])  # no trace that long: one line, exit 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_TOKENS,
     Prediction,
@@ -83,6 +84,7 @@ def __getattr__(name: str) -> Any:  # the model predictors import torch / openai
 
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_TOKENS",
     "NAMES",

@@ -23,6 +23,7 @@ from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS, RETUR
 
 DEFAULT_MAX_FRAMES = 200  # a free-running prediction stops after this many frames
 DEFAULT_MAX_TOKENS = 4096  # ... or this many generated tokens
+DEFAULT_BATCH_SIZE = 8  # programs a local model generates at once
 
 
 class PredictorError(Exception):

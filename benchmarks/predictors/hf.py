@@ -4,7 +4,8 @@ A run of ``cwm train`` gives either a merged model folder (``final/`` of a full
 fine-tune, or ``cwm train merge``) or an adapter folder; both load here.
 
 Free-running, one ``generate`` call per batch of programs: the KV cache holds
-the whole rollout (the prompt is encoded once, never again), and each row
+the whole rollout (the prompt is encoded once, never again; a
+:class:`~.kv_cache.GrowingCache`, which appends each token in place), and each row
 stops when its entry scope is left (a return or exception frame at the
 entry's depth), at ``max_frames`` frames, at the end-of-text token, or at
 ``max_new_tokens``. Single-step, each trace is one forward pass (windows when
@@ -23,6 +24,7 @@ from tracer import Trace
 from tracer.cwm_tokens import ACTION_SEP, KIND_TOKENS, RETURN_SEP
 
 from .base import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_TOKENS,
     Prediction,
@@ -92,7 +94,7 @@ class HFPredictor:
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int = 0,
-        batch_size: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         max_new_tokens: int = DEFAULT_MAX_TOKENS,
         constrain: bool = False,
     ) -> None:
@@ -165,6 +167,8 @@ class HFPredictor:
         torch = self._torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
+        from .kv_cache import GrowingCache
+
         prompts = [self.prompt_ids(t) + (opening or []) for t in tasks]
         width = max(len(p) for p in prompts)
         room = self.context_length - width
@@ -214,7 +218,7 @@ class HFPredictor:
                 logits_processor=processors,
                 pad_token_id=self.pad,
                 eos_token_id=self.encoder.eos,
-                use_cache=True,
+                cache=GrowingCache(self.model.config),  # appends in place: see kv_cache.py
             )
         out = []
         for row, task in enumerate(tasks):

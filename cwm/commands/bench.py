@@ -58,7 +58,7 @@ examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from benchmarks.predictors import DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, SPEC_HELP
+    from benchmarks.predictors import DEFAULT_BATCH_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, SPEC_HELP
     from benchmarks.runner import MODES
 
     p = commands.add_parser(
@@ -101,7 +101,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, default=1.0, metavar="P", help="nucleus sampling (with --temperature)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="sampling seed (default: 0)")
     p.add_argument(
-        "--batch-size", type=positive_int, default=8, metavar="N", help="hf: programs generated at once (default: 8)"
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"hf: programs generated at once (default: {DEFAULT_BATCH_SIZE})",
     )
     p.add_argument(
         "--constrain",

@@ -154,7 +154,7 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
                 cache=GrowingCache(model.config),  # what HFPredictor uses
             )
 
-    figures: dict[str, Any] = {"traces": len(chosen), "frames": 0, "context": context, "stride": stride}
+    figures: dict[str, Any] = {"traces": len(chosen), "frames_per_trace": [], "context": context, "stride": stride}
     runs = {b: {"cached": [0.0, 0], "reencode": [0.0, 0]} for b in batches}  # seconds, frames
     one_pass = [0.0, 0]
     for trace in chosen:
@@ -162,8 +162,7 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
         frames = [ids for ids, _ in encoder.frames(trace.events)]
         prompt = [*encoder.context(task.as_trace()), *frames[0]]
         rest = frames[1:]
-        figures["frames"] += len(rest)
-        figures.setdefault("frames_per_trace", []).append(len(rest))
+        figures["frames_per_trace"].append(len(rest))
         for rows in batches:
             log(f"{trace.program.entry}: {len(rest)} frames, batch {rows}")
             started = time.perf_counter()  # the rollout: one generate, the cache holds everything
@@ -189,6 +188,7 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
             pass
         one_pass[0] += time.perf_counter() - started
         one_pass[1] += len(rest)
+    figures["frames"] = sum(figures["frames_per_trace"])
     figures["batches"] = {
         str(rows): {
             "seconds": {way: s for way, (s, _) in ways.items()},

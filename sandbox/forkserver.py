@@ -44,8 +44,10 @@ import _thread
 import functools
 import json
 import mmap
+import operator
 import os
 import platform
+import posix
 import re
 import resource
 import select
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # annotations only: this module runs on the standard library 
     from tracer.contract import Status
 
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")  # emptied after every job
+_exit = os._exit  # the real one: a job's program may replace os._exit (and is given a wrapper)
 PYTHON = sys.version.split()[0]
 FORMAT = 1  # tracer.contract.FORMAT_VERSION (checked by the host, which reads the trace)
 FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the journal
@@ -848,8 +851,8 @@ def _child(memfd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
         _set_limits(limits, nproc=nproc)
         _run(job, limits, journal)
     except BaseException:  # noqa: BLE001
-        os._exit(70)
-    os._exit(0)
+        _exit(70)
+    _exit(0)
 
 
 def _journal_offset(request_bytes: int) -> int:
@@ -943,10 +946,10 @@ class Journal:
     def finish(self, trace: Any) -> None:
         """Write the rest of ``trace`` and its outcome, then end the process at once."""
         if os.getpid() != self.pid:
-            os._exit(0)  # a fork the program made: the job's own process reports
+            _exit(0)  # a fork the program made: the job's own process reports
         signal.setitimer(signal.ITIMER_REAL, 0)
         if not self.lock.acquire(timeout=1.0):
-            os._exit(75)  # the flusher never let go (the program forked it stuck): report nothing
+            _exit(75)  # the flusher never let go (the program forked it stuck): report nothing
         try:
             self.records = None
             events = trace.events
@@ -956,7 +959,7 @@ class Journal:
             outcome = _fit_outcome(_compact(trace.outcome.__dict__), len(self.mm) - self.end - 64)
             self._append(b'O{"outcome": ' + outcome + tail, len(self.mm))
         finally:
-            os._exit(0)
+            _exit(0)
 
 
 def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> None:
@@ -1013,6 +1016,18 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
         end("sandbox_error", f"the sandbox cannot run this job: {type(exc).__name__}: {exc}")
     current["recorder"] = recorder
     sink.records = recorder.records
+
+    @functools.wraps(_exit)
+    def program_exit(status: int) -> None:
+        """``os._exit`` as the job's program sees it: the run so far is reported first (a program
+        that ends its process at once would otherwise leave no event, the flusher not yet
+        started), then the process ends. A fork of the program ends as it asked."""
+        status = operator.index(status)  # what os._exit refuses, refused the same way
+        if os.getpid() == sink.pid and recorder.status is None and getattr(recorder, "backend", None) is not None:
+            recorder.stop("crashed", f"the program ended its process: os._exit({status})")  # ends in on_stop
+        _exit(status)
+
+    os._exit = posix._exit = program_exit  # type: ignore[assignment]
     started = [False]
 
     def start_flusher(*_: Any) -> None:

@@ -305,6 +305,8 @@ LOSSY = {
     # no word of signals or threads in the source: the flusher starts only once the job runs long
     "sleeps_long_plain": (PLAIN_LOOP + "    time.sleep(1000)\n", ("timeout",)),
     "exits_later_plain": (PLAIN_LOOP + "    time.sleep(0.2)\n    os._exit(3)\n", ("crashed",)),
+    # before any flush: os._exit itself reports the run
+    "exits_at_once_plain": (PLAIN_LOOP + "    os._exit(3)\n", ("crashed",)),
 }
 
 
@@ -319,6 +321,26 @@ def test_events_come_back_whatever_the_program_does_after(box: Sandbox, name: st
     assert trace.outcome.events == len(trace.events)
     assert time.monotonic() - started < LIMITS.wall_seconds + 5
     assert_innocent(box.run(innocent(3)), 3)
+
+
+def test_os_exit_says_so_and_a_forks_exit_is_its_own(box: Sandbox) -> None:
+    trace = box.run(Job(PLAIN_LOOP + "    os._exit(3)\n", "f()", limits=LIMITS))
+    assert trace.outcome.status == "crashed"
+    assert "os._exit(3)" in trace.outcome.detail, trace.outcome
+    assert trace.events[-1].kind == "line" and trace.events[-1].source_line == "    os._exit(3)"
+    forks = prog("""
+        import os
+        def f():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(7)
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status), os._exit.__name__
+        """)
+    trace = box.run(Job(forks, "f()", limits=LIMITS))
+    assert (trace.outcome.status, trace.outcome.value) == ("returned", "(7, '_exit')"), trace.outcome
+    trace = box.run(Job("import os\ndef f():\n    os._exit('x')\n", "f()", limits=LIMITS))
+    assert trace.outcome.status == "raised" and trace.outcome.value.startswith("TypeError("), trace.outcome
 
 
 def test_a_detached_child_does_not_hold_the_job(box: Sandbox) -> None:

@@ -305,7 +305,7 @@ def score_chunk(
     for sample, real in zip(samples, reals, strict=True):
         if real.outcome.status == "sandbox_error":  # the sandbox's failing, not the program's: not kept
             skipped["sandbox error (rerun to retry)"] += 1
-        elif (reason := skip_reason(real, config.mode)) is not None:
+        elif (reason := skip_reason(real, config.mode) or predictor.unfit(Task.of(real))) is not None:
             rows.append(
                 {
                     "id": sample.id,

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sandbox.pool import BACKENDS as SANDBOX_BACKENDS
@@ -170,7 +172,9 @@ def write_output(trace: Trace, fmt: str, out: str | None) -> None:
 
 
 def open_out(path: str) -> TextIO:
+    """``path`` opened for writing (UTF-8), its missing folders made; a UsageError if it cannot be."""
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
@@ -204,6 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`cwm trace ... | head -1`): stop quietly
         _drop_stdout()
         return EXIT_PIPE_CLOSED
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        print(f"{name}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        _drop_stdout()
+        return EXIT_USAGE
+
+
+# where the output goes cannot take it (a full disk, /dev/full, a quota): the user's to fix
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 def _drop_stdout() -> None:

@@ -67,6 +67,9 @@ def print_comparison(comparison: Any, console: Any) -> None:
     console.print(
         "first divergence: " + ("none, the prediction is the real trace" if where is None else f"step {where + 1}")
     )
+    outcome = real.outcome
+    if outcome.status not in ("returned", "raised"):  # the real run was stopped: say by what
+        console.print(Text(f"real run: {outcome.status} ({safe(outcome.detail or '')})", style="yellow"))
     verdict = "right" if comparison.output_right else "wrong"
     console.print(
         Text(

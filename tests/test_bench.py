@@ -375,6 +375,27 @@ def test_a_trained_model_in_every_mode_on_a_dataset_suite(tmp_path: Path, traine
 
 
 @pytest.mark.slow
+@pytest.mark.docker
+def test_a_program_too_long_for_the_model_is_skipped_not_the_end_of_the_run(
+    tmp_path: Path, trained: tuple[Path, Path]
+) -> None:
+    _, model = trained  # its context: 512 tokens
+    long = "def f():\n" + "    x = 1\n" * 300 + "    return x\n"
+    suite = f"jsonl={write_jsonl(tmp_path / 'mixed.jsonl', [(ADD_ONE, 'f(1)'), (long, 'f()'), (APPEND, 'g([])')])}"
+    out = tmp_path / "out"
+    command = ("bench", "--suite", suite, "--predictor", f"hf:{model}", "--batch-size", "3", "--out", str(out))
+    done = cwm(*command)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = results_of(out)
+    assert results["samples"] == 2, results
+    [(reason, count)] = [(r, n) for r, n in results["skipped"].items() if "too long" in r]
+    assert count == 1 and "the model reads 512" in reason, results["skipped"]
+    again = cwm(*command)  # the skip is kept: a rerun has nothing left to do
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert results_of(out)["samples"] == 2
+
+
+@pytest.mark.slow
 def test_a_served_model_scores_as_the_same_model_loaded_here(tmp_path: Path, trained: tuple[Path, Path]) -> None:
     """openai:URL#MODEL through the real client and HTTP, against hf: on the same weights, greedy."""
     dataset, model = trained

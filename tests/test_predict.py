@@ -331,6 +331,108 @@ def test_openai_errors_after_the_retries_are_one_line(server: Any, tmp_path: Pat
     assert time.monotonic() - start < 120
 
 
+ODD_ANSWERS = {  # a first path part -> (status, content type, body) a broken or wrong server answers
+    "html": (200, "text/html", b"<html><body>It works!</body></html>"),
+    "cut": (200, "application/json", b'{"choices": [ '),
+    "null": (
+        200,
+        "application/json",
+        b'{"id": "x", "object": "text_completion", "choices": [{"index": 0, "text": null}]}',
+    ),
+    "empty": (200, "application/json", b'{"foo": 1}'),
+    "gone": (404, "application/json", b'{"error": {"message": "no such route"}}'),
+}
+
+
+@pytest.fixture
+def odd_server() -> Iterator[str]:
+    """A real HTTP server on loopback that answers every request with what ODD_ANSWERS says
+    for the first part of its path: ``{root}/html/v1`` is a server that answers HTML."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            status, kind, body = ODD_ANSWERS[self.path.strip("/").split("/")[0]]
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._answer()
+
+        do_GET = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_ANSWERS))
+def test_an_answer_that_is_not_a_completion_is_an_error_and_is_not_cached(
+    odd_server: str, tmp_path: Path, kind: str
+) -> None:
+    pytest.importorskip("openai", reason="needs the predict extra")
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    served = OpenAIPredictor(f"{odd_server}/{kind}/v1", "m", cache_dir=tmp_path, retries=0)
+    words = "answered 404; is" if kind == "gone" else "the answer is not a completion"
+    with pytest.raises(PredictorError, match=words):
+        served.free([Task.of(train_support.traces()[0])])
+    assert not any(p.is_file() for p in tmp_path.rglob("*")), "an answer that is no completion was cached"
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://127.0.0.1/v1", "notaurl", "127.0.0.1:8000", "http://:80/v1"])
+def test_a_base_url_that_is_no_url_is_refused_at_once(tmp_path: Path, url: str) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    done = cwm("predict", str(source), "--call", "f(2)", "--backend", "openai", "--base-url", url, "--model", "m")
+    one_line_error(done, 2, "--base-url", "is not a URL")
+
+
+def test_outputs_that_would_overwrite_the_program_or_cannot_be_written_are_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    base = ["predict", str(source), "--call", "f(2)", "--backend", "copy", "--compare"]
+    for flag in ("--out", "--html"):
+        one_line_error(cwm(*base, flag, str(source)), 2, "it is the program being run")
+        assert source.read_text() == LOOP
+    one_line_error(cwm(*base, "--out", str(tmp_path / "x"), "--html", str(tmp_path / "x")), 2, "the same file")
+    one_line_error(cwm("trace", str(source), "--call", "f(2)", "--out", str(source)), 2, "the program being run")
+    done = cwm("predict", str(source), "--call", "f(2)", "--model", str(tmp_path), "--device", "banana")
+    one_line_error(done, 2, "not a device")
+
+
+@pytest.mark.docker
+def test_outputs_go_into_new_folders_and_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text(LOOP)
+    base = ["predict", str(source), "--call", "f(2)", "--backend", "copy", "--compare"]
+    page, out = tmp_path / "new" / "deeper" / "f.html", tmp_path / "other" / "f.json"
+    done = cwm(*base, "--html", str(page), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert page.is_file() and json.loads(out.read_text())["comparison"]["real_return"] == "1"
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            failed = subprocess.run(
+                [sys.executable, "-m", "cwm", *base, "--format", "json"],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                timeout=300,
+            )
+        one_line_error(failed, 2, "cannot write the output")
+
+
 # -- the command -------------------------------------------------------------------------
 @pytest.mark.docker
 def test_predict_copy_compare_in_each_format(tmp_path: Path) -> None:

@@ -47,8 +47,12 @@ def parse_spec(spec: str) -> tuple[str, str, str]:
     if name == "openai":
         url, _, model = rest.rpartition("#")
         if url and model:
-            if not url.startswith(("http://", "https://")):
-                raise PredictorError(f"--predictor {spec}: {url!r} is not a URL (http://HOST:PORT/v1)")
+            from .served import check_base_url
+
+            try:
+                check_base_url(url)
+            except PredictorError as exc:
+                raise PredictorError(f"--predictor {spec}: {exc}") from None
             return name, url, model
     raise PredictorError(f"unknown predictor {spec!r}: expected {SPEC_HELP}")
 

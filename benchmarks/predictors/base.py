@@ -115,6 +115,11 @@ class Predictor(Protocol):
 
     name: str
 
+    def unfit(self, task: Task) -> str | None:
+        """Why this predictor cannot take ``task`` at all (its prompt does not fit the model, say),
+        or None. A benchmark skips such a task and says why, instead of stopping."""
+        ...
+
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
         """Each task's whole trace, from the call frame on."""
         ...

@@ -63,6 +63,9 @@ def _text(kind: str, state: str, action: str) -> str:
 class CopyPredictor:
     name = "copy"
 
+    def unfit(self, task: Task) -> str | None:
+        return None
+
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
         out = []
         for task in tasks:
@@ -147,6 +150,9 @@ class OraclePredictor:
     def __init__(self, sandbox: str = "auto", limits: Limits | None = None) -> None:
         self.sandbox = sandbox
         self.limits = limits or Limits()
+
+    def unfit(self, task: Task) -> str | None:
+        return None
 
     def run(self, tasks: Sequence[Task]) -> list[Trace]:
         from sandbox import Sandbox, SandboxUnavailable

@@ -34,11 +34,30 @@ from .base import (
     Task,
 )
 
+try:
+    from safetensors import SafetensorError as _SafetensorError
+except ImportError:  # an older safetensors: its errors are among the others
+    _SafetensorError = OSError  # type: ignore[misc,assignment]
+
+MIN_ROOM = 8  # tokens a prompt must leave free in the model's context: room for one small frame
+
 
 def pick_device(device: str = "auto") -> str:
     import torch
 
     if device != "auto":
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, ValueError):
+            raise PredictorError(f"device {device!r}: not a device (auto, cpu, cuda, cuda:N or mps)") from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise PredictorError(
+                f"device {device!r}: this machine has no CUDA device (or torch was built without CUDA)"
+            )
+        if kind == "mps" and not (
+            getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+        ):
+            raise PredictorError(f"device {device!r}: this machine has no MPS device")
         return device
     if torch.cuda.is_available():
         return "cuda"
@@ -119,8 +138,11 @@ class HFPredictor:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(adapter if adapter and _has_tokenizer(adapter) else model)
             loaded = AutoModelForCausalLM.from_pretrained(model, dtype=pick_dtype(self.device, dtype))
-        except (OSError, ValueError) as exc:
-            raise PredictorError(f"model {model!r}: cannot load it ({_first_line(exc)})") from None
+        except (OSError, ValueError, RuntimeError, _SafetensorError) as exc:  # missing, or damaged, files
+            hint = ""
+            if (Path(model).expanduser() / "final").is_dir():
+                hint = f"; a `cwm train` run? its model is {str(Path(model) / 'final')!r}"
+            raise PredictorError(f"model {model!r}: cannot load it ({_first_line(exc)}){hint}") from None
         if adapter is not None:
             base = _adapter_base(adapter)
             from peft import PeftModel
@@ -147,6 +169,15 @@ class HFPredictor:
         frame, _ = self.encoder.frames([task.first])[0]
         return [*self.encoder.context(task.as_trace()), *frame]
 
+    def unfit(self, task: Task) -> str | None:
+        width = len(self.prompt_ids(task)) + 2  # output mode opens a return frame: two tokens more
+        if self.context_length - width < MIN_ROOM:
+            return (
+                f"the program is too long for the model: its prompt is {width} tokens, "
+                f"the model reads {self.context_length}"
+            )
+        return None
+
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
         out: list[Prediction] = []
         for first in range(0, len(tasks), self.batch_size):
@@ -172,7 +203,7 @@ class HFPredictor:
         prompts = [self.prompt_ids(t) + (opening or []) for t in tasks]
         width = max(len(p) for p in prompts)
         room = self.context_length - width
-        if room < 8:
+        if room < MIN_ROOM:
             raise PredictorError(
                 f"the program is too long for the model: its prompt is {width} tokens, "
                 f"the model reads {self.context_length}"

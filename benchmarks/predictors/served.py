@@ -63,6 +63,21 @@ def cut_at_scope_exit(text: str, max_frames: int, frames_before: int = 1) -> tup
             return text[:pos], "max_frames"
 
 
+def check_base_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host (and a port that is a number), else a
+    :class:`PredictorError` that says what one looks like."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError as exc:
+        raise PredictorError(f"{url!r} is not a URL ({exc}; expected http://HOST:PORT/v1)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PredictorError(f"{url!r} is not a URL (expected http://HOST:PORT/v1)")
+    return url
+
+
 class OpenAIPredictor:
     name = "openai"
 
@@ -85,7 +100,7 @@ class OpenAIPredictor:
             import openai
         except ImportError:
             raise PredictorError("the openai predictor needs the openai package: pip install 'cwm[predict]'") from None
-        self.base_url, self.model = base_url.rstrip("/"), model
+        self.base_url, self.model = check_base_url(base_url).rstrip("/"), model
         self.sampling = {"temperature": temperature, "top_p": top_p, "seed": seed, "max_tokens": max_tokens}
         self.workers = max(1, workers)
         self.eos = eos
@@ -93,6 +108,9 @@ class OpenAIPredictor:
         key = os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "none"
         self._openai = openai
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=retries, timeout=timeout)
+
+    def unfit(self, task: Task) -> str | None:
+        return None  # the server's context length is the server's: it says so when a prompt is too long
 
     # -- the raw completions, cached --------------------------------------------------
     def _key(self, prompt: str, stop: list[str] | None) -> str:
@@ -114,10 +132,20 @@ class OpenAIPredictor:
         except openai.APIConnectionError as exc:  # APITimeoutError included
             raise PredictorError(f"{self.base_url}: no answer after the retries ({_short(exc)})") from None
         except openai.APIStatusError as exc:
+            hint = ""
+            if exc.status_code in (404, 405, 501):  # not retried: the path or the model is wrong
+                hint = f"; is {self.base_url!r} the API's root (it usually ends in /v1) and {self.model!r} its model?"
+                raise PredictorError(f"{self.base_url}: the server answered {exc.status_code}{hint}") from None
             raise PredictorError(
                 f"{self.base_url}: the server answered {exc.status_code} after the retries ({_short(exc)})"
             ) from None
-        text = answer.choices[0].text if answer.choices else ""
+        except ValueError as exc:  # a body that is not JSON (cut short, say)
+            raise PredictorError(f"{self.base_url}: the answer is not a completion ({_short(exc)})") from None
+        text = _completion_text(answer)
+        if text is None:  # HTML, or JSON of another shape: nothing to cache
+            raise PredictorError(
+                f"{self.base_url}: the answer is not a completion (no choices[0].text in {_short_answer(answer)})"
+            )
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -163,9 +191,24 @@ class OpenAIPredictor:
         return out
 
 
+def _completion_text(answer: object) -> str | None:
+    """The text of a completions answer's first choice; None when the answer has none (an empty
+    ``choices`` list, a choice without text, or a body that is not a completion at all)."""
+    choices = getattr(answer, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        return None
+    text = getattr(choices[0], "text", None)
+    return text if isinstance(text, str) else None
+
+
+def _short_answer(answer: object) -> str:
+    text = " ".join(str(answer).split())
+    return repr(text[:120] + ("..." if len(text) > 120 else ""))
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200] if text else type(exc).__name__
 
 
-__all__ = ["API_KEY_ENV", "OpenAIPredictor", "cut_at_scope_exit"]
+__all__ = ["API_KEY_ENV", "OpenAIPredictor", "check_base_url", "cut_at_scope_exit"]

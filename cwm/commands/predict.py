@@ -127,7 +127,7 @@ def _probability(text: str) -> float:
 
 
 def _predictor(args: argparse.Namespace) -> Any:
-    from benchmarks.predictors import CopyPredictor, OraclePredictor
+    from benchmarks.predictors import CopyPredictor, OraclePredictor, PredictorError
 
     backend = args.backend or ("openai" if args.base_url else "hf")
     if args.constrain and backend != "hf":
@@ -146,8 +146,12 @@ def _predictor(args: argparse.Namespace) -> Any:
             raise UsageError("the openai predictor needs --base-url, e.g. http://localhost:8000/v1")
         if args.adapter:
             raise UsageError("--adapter is for the hf predictor (a server loads its own adapters)")
-        from benchmarks.predictors.served import OpenAIPredictor
+        from benchmarks.predictors.served import OpenAIPredictor, check_base_url
 
+        try:
+            check_base_url(args.base_url)
+        except PredictorError as exc:
+            raise UsageError(f"--base-url: {exc}") from None
         return OpenAIPredictor(
             args.base_url,
             args.model,
@@ -158,7 +162,12 @@ def _predictor(args: argparse.Namespace) -> Any:
         )
     if args.base_url:
         raise UsageError("--base-url is for the openai predictor (add --backend openai)")
-    from benchmarks.predictors.hf import HFPredictor, is_local
+    from benchmarks.predictors.hf import HFPredictor, is_local, pick_device
+
+    try:
+        pick_device(args.device)
+    except PredictorError as exc:
+        raise UsageError(str(exc)) from None
 
     for flag, path in (("--model", args.model), ("--adapter", args.adapter)):
         if path and (is_local(path) or flag == "--adapter") and not Path(path).expanduser().is_dir():
@@ -191,7 +200,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"the entry {args.call!r} is not a Python expression: {exc.msg}") from None
     for path in (args.out, args.html):
         if path is not None:
-            _check_out_file(path)
+            _check_out_file(path, args.file)
+    if args.out is not None and args.html is not None and Path(args.out).resolve() == Path(args.html).resolve():
+        raise UsageError(f"--out and --html are the same file ({args.out})")
     if args.mode == "single-step" and args.format == "cwm":
         raise UsageError("--format cwm writes a free-running prediction; use pretty or json with single-step")
     real_needed = args.compare or args.mode == "single-step" or args.html is not None
@@ -231,6 +242,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from benchmarks.report_html import write_page
 
         try:
+            Path(args.html).parent.mkdir(parents=True, exist_ok=True)
             write_page(comparison, args.html)
         except OSError as exc:
             raise UsageError(f"cannot write {args.html}: {exc.strerror}") from None

@@ -128,7 +128,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         except SyntaxError as exc:
             raise UsageError(f"the entry {args.call!r} is not a Python expression: {exc.msg}") from None
     if args.out is not None:
-        _check_out_file(args.out)
+        _check_out_file(args.out, args.file)
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=args.timeout, max_events=args.max_events)
     job = Job(
         source, args.call, id=_text(Path(args.file).stem), limits=limits, tracer_backend=args.backend, cap=args.cap
@@ -198,11 +198,13 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _check_out_file(path: str) -> None:
-    """Refuse, before running anything, an --out that cannot be a file."""
+def _check_out_file(path: str, program: str | None = None) -> None:
+    """Refuse, before running anything, an --out that cannot be a file (or is the ``program``'s)."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
+    if program is not None and target.resolve() == Path(program).resolve():
+        raise UsageError(f"cannot write {path}: it is the program being run")
     for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():

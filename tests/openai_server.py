@@ -1,9 +1,9 @@
 """A small OpenAI-compatible completions server over a local Hugging Face model, for the tests.
 
-Why not llama.cpp's server (``llama-cpp-python[server]``), which users run: the
-package registry here has no wheel of it, so every CI run would compile
-llama.cpp from source on two cores, and llama.cpp's GGUF converter accepts
-only the pre-tokenizers it knows, which the tokenizer the tests train is not.
+The openai predictor's main test runs against llama.cpp's server
+(``llama-cpp-python[server]``, see ``tests/gguf_export.py``); this one is for
+what a real server cannot be asked to do: fail the first N requests with a
+server error or a rate limit, to test the retries.
 This server speaks the same protocol (``POST /v1/completions``, ``GET
 /v1/models``) over HTTP on loopback, so the predictor under test goes through
 the real ``openai`` client, sockets and retries.

@@ -40,8 +40,8 @@ LOOP = textwrap.dedent(
 )
 
 
-def cwm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def cwm(*args: str, timeout: float = 600, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
     return subprocess.run(
         [sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
     )
@@ -301,6 +301,77 @@ def test_openai_predictor_writes_what_the_model_writes_and_caches_it(server: Any
     other = OpenAIPredictor(url, "tiny", max_tokens=400, cache_dir=tmp_path, seed=1, temperature=0.7)
     other.free(tasks[:1])
     assert stats(url)["completions"] == 4  # other sampling settings: another entry
+
+
+@pytest.fixture(scope="module")
+def llama_server(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's server (``llama-cpp-python[server]``, built by scripts/setup-llama-server.sh)
+    on loopback, serving the tiny model written as GGUF."""
+    import importlib.util
+    import urllib.request
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        if os.environ.get("CWM_REQUIRE_LLAMA_CPP"):
+            pytest.fail("llama-cpp-python is not installed, and CWM_REQUIRE_LLAMA_CPP says it must be")
+        pytest.skip("needs llama-cpp-python[server] (bash scripts/setup-llama-server.sh)")
+    from tests.gguf_export import export
+
+    gguf = export(model, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny"]
+    log = open(tmp_path_factory.mktemp("llama") / "server.log", "w+")  # noqa: SIM115 - the server's
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512"], stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=5) as answer:
+                    assert "tiny" in answer.read().decode()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"llama.cpp's server did not start: {log.read()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_openai_predictor_against_llama_cpp_server_writes_what_the_model_writes(
+    llama_server: str, hf: Any, tmp_path: Path
+) -> None:
+    """The predictor users point at llama.cpp's server, against that real server over the same
+    weights: greedy, it writes what the model loaded here writes (llama.cpp's float32 kernels sum
+    in another order, so a near tie may go the other way once in a while)."""
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    traces = train_support.traces()
+    tasks = [Task.of(t) for t in traces]
+    served = OpenAIPredictor(llama_server, "tiny", max_tokens=400, cache_dir=tmp_path, workers=2)
+    got = served.free(tasks)
+    want = hf.free(tasks)
+    same = sum(a.text == b.text for a, b in zip(got, want, strict=True))
+    assert same >= len(tasks) - 2, [(a.text[:200], b.text[:200]) for a, b in zip(got, want, strict=True)]
+    assert sum(compare_free(t, p, "openai").first_divergence is None for t, p in zip(traces, got, strict=True)) >= 2
+    # the CWM tokens come back as text (llama.cpp leaves control tokens out of a completion)
+    assert all(p.text.count("<|frame_sep|>") >= 2 for p in got)
+    source = tmp_path / "f.py"
+    source.write_text(traces[0].program.source)
+    done = cwm(
+        "predict", str(source), "--call", str(traces[0].program.entry), "--backend", "openai",
+        "--base-url", llama_server, "--model", "tiny", "--compare", "--format", "json",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["comparison"]["metrics"]["valid_format"] == 1.0
 
 
 @pytest.mark.slow

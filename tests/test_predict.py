@@ -319,7 +319,7 @@ def llama_server(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     gguf = export(model, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny"]
-    log = open(tmp_path_factory.mktemp("llama") / "server.log", "w+")  # noqa: SIM115 - the server's
+    log = open(tmp_path_factory.mktemp("llama") / "server.log", "w+")
     proc = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512"], stdout=log, stderr=log
     )

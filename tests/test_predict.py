@@ -650,6 +650,23 @@ def test_constrained_decoding_makes_even_a_random_model_write_valid_frames(tmp_p
             assert p.parsed.frames >= 2
             lines = set(trace.program.source.split("\n"))
             assert all(e.source_line in lines for e in p.events)
+            for frame in p.text.split("<|frame_sep|>"):  # each key a variable's name, once
+                if "<|action_sep|>" in frame and "{" in frame.split("<|action_sep|>")[0]:
+                    pairs = json.loads(frame.split("<|action_sep|>")[0].split("_sep|>", 1)[1], object_pairs_hook=list)
+                    keys = [k for k, _ in pairs]
+                    assert len(set(keys)) == len(keys) and all(k.isidentifier() for k in keys), frame
+
+
+def test_the_constrained_locals_take_each_variable_name_once_and_nothing_else() -> None:
+    from benchmarks.predictors.constrain import _Json
+
+    def fits(text: str, scope: frozenset[str] = frozenset({"y"})) -> bool:
+        return _Json("locals").feed(text, set(scope))
+
+    assert fits('{"x1": "2", "y": "..", "_z": "\\u00e9"}')
+    assert fits('{"caf\\u00e9": "1"}')  # a non-ASCII name, as json.dumps writes it
+    for bad in ('{":": "1"}', '{"": "1"}', '{"1x": "1"}', '{"a b": "1"}', '{"a": "1", "a": "2"}', '{"q": ".."}'):
+        assert not fits(bad), bad
 
 
 def test_single_step_reads_each_guess_as_after_the_whole_true_prefix() -> None:

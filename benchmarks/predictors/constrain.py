@@ -5,7 +5,7 @@ and masks every token that would break it:
 
 - a frame starts with a kind token (or the text ends with end-of-text);
 - a call/line frame's locals are a JSON object in ``json.dumps``'s form,
-  ``{"name": "value", ...}``, whose ``".."`` values refer only to names the
+  ``{"name": "value", ...}``, each key a variable's name (once), whose ``".."`` values refer only to names the
   reader knows (the scope CWM's debugger resolves: reset by a call, emptied
   by a return); a return/exception frame has none;
 - the action is one of the program's lines, token for token as the encoder
@@ -26,6 +26,16 @@ from typing import Any
 from tracer.cwm_tokens import SAME
 
 NEG = float("-inf")
+
+
+def _is_name(key: str) -> bool:
+    """Whether ``key`` (as written between the quotes, escapes and all) is a variable's name."""
+    import json
+
+    try:
+        return bool(json.loads(f'"{key}"').isidentifier())
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -100,6 +110,8 @@ class _Json:
                 self.state = s + 1
             elif c == '"':
                 if s == 2:
+                    if not _is_name(self.buf) or self.buf in self.keys:
+                        return False  # a key is a variable's name, once per frame
                     self.key, self.state = self.buf, 4
                 else:
                     if self.buf == SAME and self.key not in scope:
@@ -107,8 +119,8 @@ class _Json:
                     self.keys.append(self.key)
                     self.state = 9
                 self.buf = ""
-            elif ord(c) < 0x20:
-                return False
+            elif ord(c) < 0x20 or (s == 2 and not (c.isalnum() or c == "_" or ord(c) > 0x7F)):
+                return False  # no name holds it (a name's non-ASCII letters come as \\u escapes)
             else:
                 self.buf += c
             ok = True

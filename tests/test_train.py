@@ -143,6 +143,13 @@ def test_lora_on_the_trained_model_then_merge(tmp_path: Path, dataset: Path, tra
     assert done.returncode == 0, done.stderr[-3000:]
     final = tmp_path / "lora" / "final"
     assert (final / "adapter_config.json").exists() and not (final / "model.safetensors").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    refused(cwm("train", "merge", str(tmp_path / "lora"), "--out", str(afile)), "is a file")
+    refused(cwm("train", "merge", str(tmp_path / "lora"), "--out", str(afile / "sub")), "is a file")
+    refused(cwm("train", "merge", str(tmp_path / "lora"), "--out", str(final / "m")), "inside the adapter's folder")
+    refused(cwm("train", "merge", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")), "no such run")
+    assert afile.read_text() == ""
     merged = cwm("train", "merge", str(tmp_path / "lora"), "--out", str(tmp_path / "merged"))
     assert merged.returncode == 0, merged.stderr[-3000:]
 
@@ -192,6 +199,45 @@ def test_unknown_and_mistyped_keys(tmp_path: Path, dataset: Path) -> None:
     refused(cwm("train", str(recipe(tmp_path, dataset)), "sequence.max_lenght=9"), "unknown key")
 
 
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("optim.lr=.inf", "finite"),
+        ("optim.weight_decay=.nan", "finite"),
+        ("optim.betas=[2,3]", "below 1"),
+        ("optim.max_steps=0", "at least 1"),
+        ("output.dir=", "output.dir"),
+        ("model.tiny.heads=3", "not a multiple of heads"),
+        ("model.tiny.kv_heads=3", "not a multiple of kv_heads"),
+    ],
+)
+def test_values_that_cannot_train_are_refused_when_the_recipe_is_read(
+    tmp_path: Path, dataset: Path, override: str, words: str
+) -> None:
+    refused(cwm("train", str(recipe(tmp_path, dataset)), override), words)
+    assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+def test_outputs_that_cannot_be_a_run_folder_are_one_line(tmp_path: Path, dataset: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    refused(cwm("train", str(recipe(tmp_path, dataset)), f"output.dir={afile}"), "is a file")
+    refused(cwm("train", str(recipe(tmp_path, dataset)), f"output.dir={afile / 'sub'}"), "cannot write there")
+    refused(cwm("train", str(recipe(tmp_path, dataset)), f"output.dir={dataset}"), "not a run")
+    assert not (dataset / "cwm_run.json").exists()
+    empty = train_support.write_dataset(tmp_path / "empty", {"train": train_support.traces(), "validation": []})
+    refused(cwm("train", str(recipe(tmp_path, empty))), "'validation' split is empty")
+    weightless = tmp_path / "weightless"
+    from transformers import Qwen2Config
+
+    Qwen2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, vocab_size=64).save_pretrained(weightless)
+    path = recipe(tmp_path, dataset, method="lora")
+    data = json.loads(path.read_text())
+    data["model"] = {"name": str(weightless)}
+    path.write_text(json.dumps(data))
+    refused(cwm("train", str(path)), "no weights")
+
+
 def test_a_model_that_is_not_a_causal_lm(tmp_path: Path, dataset: Path) -> None:
     from transformers import T5Config
 
@@ -206,6 +252,10 @@ def test_a_model_that_is_not_a_causal_lm(tmp_path: Path, dataset: Path) -> None:
 
 def test_a_sequence_length_too_short_for_any_example(tmp_path: Path, dataset: Path) -> None:
     refused(cwm("train", str(recipe(tmp_path, dataset, sequence={"max_length": 24}))), "too short for any example")
+    # the folder of a run that failed before its first step is taken by the corrected command
+    done = cwm("train", str(recipe(tmp_path, dataset, optim={"max_steps": 1})), "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "final").is_dir()
 
 
 def test_qlora_without_cuda(tmp_path: Path, dataset: Path) -> None:
@@ -248,5 +298,10 @@ def test_resume_against_another_recipe_or_dataset(tmp_path: Path, dataset: Path)
         (dataset / "data" / "validation-00000-of-00001.parquet").read_bytes()
     )
     refused(cwm("train", str(path), "--resume", f"data.path={other}"), "dataset differs")
+    import shutil
+
+    copy = shutil.copytree(dataset, tmp_path / "copy")  # the same data elsewhere is the same dataset
+    resumed = cwm("train", str(path), "--resume", f"data.path={copy}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     (tmp_path / "fresh").mkdir()
     refused(cwm("train", str(recipe(tmp_path / "fresh", dataset)), "--resume"), "no run to continue")

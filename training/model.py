@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from tracer import SPECIAL_TOKENS
@@ -57,6 +58,9 @@ def resolve_attention(name: str) -> str:
     return name
 
 
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")  # what from_pretrained loads weights from
+
+
 def check_causal_lm(name: str) -> Any:
     """The config of ``name`` (hub id or folder), refused unless it is a causal LM."""
     from transformers import AutoConfig
@@ -71,6 +75,9 @@ def check_causal_lm(name: str) -> Any:
         raise RecipeError(
             f"model.name {name!r} is a {config.model_type!r} model, not a causal (decoder) language model"
         )
+    folder = Path(name).expanduser()
+    if folder.is_dir() and not any(any(folder.glob(pattern)) for pattern in WEIGHT_FILES):
+        raise RecipeError(f"model.name {name!r}: the folder has a config but no weights ({', '.join(WEIGHT_FILES)})")
     return config
 
 

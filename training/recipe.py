@@ -27,7 +27,7 @@ class RecipeError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # no inf or nan for any number
 
 
 class TinyModel(_Section):
@@ -39,6 +39,16 @@ class TinyModel(_Section):
     kv_heads: int = Field(2, gt=0)
     intermediate_size: int = Field(704, gt=0)
     rope_theta: float = Field(10000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _a_shape_qwen2_builds(self) -> TinyModel:
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of heads {self.heads}")
+        if (self.hidden_size // self.heads) % 2:
+            raise ValueError(f"a head's size (hidden_size / heads = {self.hidden_size // self.heads}) must be even")
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads {self.heads} is not a multiple of kv_heads {self.kv_heads}")
+        return self
 
 
 class TokenizerTraining(_Section):
@@ -107,6 +117,14 @@ class OptimSection(_Section):
     max_steps: int = Field(-1, ge=-1)  # -1: as many as the epochs make
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _usable(self) -> OptimSection:
+        if not all(0 <= beta < 1 for beta in self.betas):
+            raise ValueError(f"betas are each at least 0 and below 1, got {list(self.betas)}")
+        if self.max_steps == 0:
+            raise ValueError("max_steps is at least 1 (or -1: as many as the epochs make)")
+        return self
+
 
 class EvalSection(_Section):
     every_steps: int | None = Field(None, gt=0)  # None: at the end only (or every_minutes)
@@ -122,7 +140,7 @@ class LoggingSection(_Section):
 
 
 class OutputSection(_Section):
-    dir: str = "runs/cwm"
+    dir: str = Field("runs/cwm", min_length=1)
     save_every_steps: int | None = Field(None, gt=0)  # None: at the end only
     keep_checkpoints: int = Field(2, gt=0)
 
@@ -227,6 +245,6 @@ def validate(data: dict[str, Any], where: str = "recipe") -> Recipe:
             elif error["type"] == "missing":
                 problems.append(f"missing key {key!r}")
             else:
-                problems.append(f"{key or 'recipe'}: {error['msg']}")
+                problems.append(f"{key or 'recipe'}: {error['msg'].removeprefix('Value error, ')}")
         hint = f" (valid keys: {', '.join(valid_keys())})" if unknown else ""
         raise RecipeError(f"{where}: " + "; ".join(problems) + hint) from None

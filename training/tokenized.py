@@ -60,6 +60,8 @@ def load_traces(path: str | Path, split: str, limit: int | None = None) -> Any:
     missing = {"program", "events", "outcome"} - columns
     if missing:
         raise DatasetError(f"{file} is not a trace table (no {', '.join(sorted(missing))} column)")
+    if pq.ParquetFile(file).metadata.num_rows == 0:
+        raise DatasetError(f"the {split!r} split is empty ({file} holds no trace)")
     disable_progress_bars()  # reading it is quick; tokenizing it gets a bar
     try:
         dataset = load_dataset("parquet", data_files={split: str(file)}, split=split)
@@ -68,6 +70,16 @@ def load_traces(path: str | Path, split: str, limit: int | None = None) -> Any:
     if limit is not None and limit < len(dataset):
         dataset = dataset.select(range(limit))
     return dataset
+
+
+def content_hash(path: str | Path, split: str, limit: int | None = None) -> str:
+    """The split's file hashed by its bytes (and the ``limit`` read of it): the same data in
+    another folder, a copy or a move, hashes the same."""
+    digest = hashlib.sha256(f"{limit}".encode())
+    with open(split_file(path, split), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def tokenizer_hash(tokenizer: Any) -> str:

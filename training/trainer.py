@@ -44,7 +44,7 @@ from .model import (
     train_tokenizer,
 )
 from .recipe import RESUMABLE, Recipe, RecipeError
-from .tokenized import TokenizedSplit, load_traces, tokenize
+from .tokenized import TokenizedSplit, content_hash, load_traces, tokenize
 
 RUN_FILE = "cwm_run.json"  # in the run directory and in every checkpoint: recipe, fingerprints
 TOKENIZER_DIR = "tokenizer"
@@ -82,7 +82,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     run_info = {
         "recipe": recipe.to_json(),
         "recipe_fingerprint": recipe.fingerprint(),
-        "dataset_fingerprint": train_traces._fingerprint,
+        # by content: a copy of the dataset in another folder is the same data
+        "dataset_fingerprint": content_hash(recipe.data.path, recipe.data.train_split, recipe.data.max_train_traces),
         "dataset": str(recipe.data.path),
     }
     last_checkpoint = _check_run_dir(out, run_info, resume)
@@ -160,7 +161,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         save_strategy="steps" if recipe.output.save_every_steps else "no",
         save_steps=recipe.output.save_every_steps or 500,
         save_total_limit=recipe.output.keep_checkpoints,
-        eval_strategy="steps" if recipe.eval.every_steps else "no",
+        # no eval example (each longer than max_length): evaluations are off, the summary says so
+        eval_strategy="steps" if recipe.eval.every_steps and len(eval_split.dataset) else "no",
         eval_steps=recipe.eval.every_steps,
         report_to=report_to,
         gradient_checkpointing=recipe.model.gradient_checkpointing,
@@ -248,11 +250,20 @@ def _check_run_dir(out: Path, run_info: dict[str, Any], resume: bool) -> str | N
     from transformers.trainer_utils import get_last_checkpoint
 
     saved = out / RUN_FILE
+    if out.exists() and not out.is_dir():
+        raise RecipeError(f"output.dir {out} is a file, not a folder")
     if not resume:
-        if saved.exists() or (out.is_dir() and get_last_checkpoint(str(out))):
+        trained = out.is_dir() and (get_last_checkpoint(str(out)) or (out / FINAL_DIR).exists())
+        if trained or (saved.exists() and _started_training(out)):
             raise RecipeError(f"output.dir {out} holds a run already: pass --resume to continue it, or choose another")
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(saved, run_info)
+        if out.is_dir() and not saved.exists() and any(out.iterdir()):
+            raise RecipeError(f"output.dir {out} holds files that are not a run: choose a new or empty folder")
+        # a run folder that never took a step (it failed on its way, or was stopped) is taken over
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _write_json(saved, run_info)
+        except OSError as exc:
+            raise RecipeError(f"output.dir {out}: cannot write there ({exc.strerror})") from None
         return None
     if not saved.exists():
         raise RecipeError(f"--resume: {out} holds no run to continue (no {RUN_FILE})")
@@ -263,6 +274,12 @@ def _check_run_dir(out: Path, run_info: dict[str, Any], resume: bool) -> str | N
     if before.get("dataset_fingerprint") != run_info["dataset_fingerprint"]:
         raise RecipeError(f"--resume: the dataset differs from the run's ({before.get('dataset')} when it started)")
     return last_complete_checkpoint(out)  # None: killed before the first checkpoint, so it starts over
+
+
+def _started_training(out: Path) -> bool:
+    """Whether the run in ``out`` took a training step: its logs hold an event file, or any
+    checkpoint (even one a kill cut short) was begun."""
+    return any(out.glob("checkpoint-*")) or any((out / "runs").glob("**/events.out.tfevents.*"))
 
 
 def last_complete_checkpoint(out: Path) -> str | None:
@@ -518,7 +535,16 @@ def plot_curves(history: list[dict[str, Any]], path: Path, copy: dict[str, float
 
 def merge(run: str | Path, out: str | Path) -> Path:
     """Merge a LoRA run's adapter into its base: a folder transformers and vLLM load as is."""
-    run = Path(run)
+    run, out = Path(run), Path(out)
+    if not run.is_dir():
+        raise RecipeError(f"{run}: no such run folder")
+    if out.exists() and not out.is_dir():
+        raise RecipeError(f"--out {out} is a file, not a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RecipeError(f"--out {out}: {parent} is a file, not a folder")
+            break
     final = run / FINAL_DIR if (run / FINAL_DIR).is_dir() else run
     config = final / "adapter_config.json"
     if not config.exists():
@@ -526,6 +552,8 @@ def merge(run: str | Path, out: str | Path) -> Path:
     info_file = final / RUN_FILE
     if not info_file.exists():
         raise RecipeError(f"{run}: not a cwm run ({RUN_FILE} missing)")
+    if out.resolve() == final.resolve() or final.resolve() in out.resolve().parents:
+        raise RecipeError(f"--out {out} is inside the adapter's folder {final}: choose a folder of its own")
     recipe = Recipe.model_validate(json.loads(info_file.read_text())["recipe"])
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -536,7 +564,10 @@ def merge(run: str | Path, out: str | Path) -> Path:
     base = AutoModelForCausalLM.from_pretrained(recipe.model.name, dtype=resolve_dtype(recipe.model.dtype))
     resize(base, tokenizer)
     merged = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
-    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RecipeError(f"--out {out}: cannot make it ({exc.strerror})") from None
     merged.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return out

@@ -197,6 +197,12 @@ def test_unknown_and_mistyped_keys(tmp_path: Path, dataset: Path) -> None:
     refused(cwm("train", str(path)), "unknown key 'optim.learning_rate'", "valid keys:", "optim.lr")
     refused(cwm("train", str(recipe(tmp_path, dataset)), "optim.lr=fast"), "optim.lr")
     refused(cwm("train", str(recipe(tmp_path, dataset)), "sequence.max_lenght=9"), "unknown key")
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(f"data:\n  path: {dataset}\ndata:\n  path: elsewhere\n")
+    refused(cwm("train", str(twice)), "the key 'data' is given twice (line 3, column 1)")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: {tiny: [1, 2}\n")
+    refused(cwm("train", str(broken)), "not valid YAML", "(line 1, column 20)")
 
 
 @pytest.mark.parametrize(
@@ -279,6 +285,7 @@ def test_a_time_budget_stops_and_saves_the_run(tmp_path: Path, dataset: Path) ->
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["stopped_by_budget"] and 0 < summary["steps"] < 100000
+    assert f"stopped by the time budget at step {summary['steps']}" in done.stderr
     # evaluations by minutes of training, their own time left out: at most one per 0.03 minutes of it
     marks = [h["train_minutes"] for h in summary["history"] if "train_minutes" in h]
     assert marks and all(a < b for a, b in itertools.pairwise(marks))

@@ -7,6 +7,7 @@ command line and turns a recipe's problems into one-line errors (exit 2).
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..cli import EXIT_INTERRUPTED, UsageError
 
@@ -68,8 +69,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RecipeError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
-        print("cwm train: interrupted; continue with --resume (from the last checkpoint)")
+        print("cwm train: interrupted; continue with --resume (from the last checkpoint)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if result.stopped_by_budget:
+        print(f"cwm train: stopped by the time budget at step {result.steps}", file=sys.stderr)
     print(result.final_dir)
     return 0
 

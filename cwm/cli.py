@@ -20,7 +20,6 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sandbox.pool import BACKENDS as SANDBOX_BACKENDS
@@ -172,9 +171,8 @@ def write_output(trace: Trace, fmt: str, out: str | None) -> None:
 
 
 def open_out(path: str) -> TextIO:
-    """``path`` opened for writing (UTF-8), its missing folders made; a UsageError if it cannot be."""
+    """``path`` opened for writing (UTF-8); a UsageError if it cannot be."""
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None

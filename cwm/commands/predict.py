@@ -242,7 +242,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
         from benchmarks.report_html import write_page
 
         try:
-            Path(args.html).parent.mkdir(parents=True, exist_ok=True)
             write_page(comparison, args.html)
         except OSError as exc:
             raise UsageError(f"cannot write {args.html}: {exc.strerror}") from None

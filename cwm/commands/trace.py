@@ -210,3 +210,5 @@ def _check_out_file(path: str, program: str | None = None) -> None:
             if not parent.is_dir():
                 raise UsageError(f"cannot write {path}: {parent} is a file, not a directory")
             break
+    if not target.parent.exists():
+        raise UsageError(f"cannot write {path}: no folder {target.parent}")

@@ -286,6 +286,7 @@ def test_a_time_budget_stops_and_saves_the_run(tmp_path: Path, dataset: Path) ->
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["stopped_by_budget"] and 0 < summary["steps"] < 100000
     assert f"stopped by the time budget at step {summary['steps']}" in done.stderr
+    assert "tokenizing traces" not in done.stderr  # --no-progress: no bars
     # evaluations by minutes of training, their own time left out: at most one per 0.03 minutes of it
     marks = [h["train_minutes"] for h in summary["history"] if "train_minutes" in h]
     assert marks and all(a < b for a, b in itertools.pairwise(marks))

@@ -90,9 +90,16 @@ def tokenizer_hash(tokenizer: Any) -> str:
 
 
 def tokenize(
-    traces: Any, tokenizer: Any, max_length: int, overlap: float, max_windows: int | None = None
+    traces: Any,
+    tokenizer: Any,
+    max_length: int,
+    overlap: float,
+    max_windows: int | None = None,
+    *,
+    progress: bool = True,
 ) -> TokenizedSplit:
-    """Examples of every trace in ``traces`` (a Dataset of trace rows), cached by fingerprint."""
+    """Examples of every trace in ``traces`` (a Dataset of trace rows), cached by fingerprint;
+    ``progress``: a bar while tokenizing."""
     from datasets.utils import disable_progress_bars, enable_progress_bars
 
     key = json.dumps(
@@ -117,14 +124,19 @@ def tokenize(
                 out["skipped"][-1] = "cut" if report.cut else "capped"  # kept: the frames before train
         return out
 
-    mapped = traces.map(
-        batch_examples,
-        batched=True,
-        batch_size=64,
-        remove_columns=traces.column_names,
-        new_fingerprint=fingerprint,
-        desc="tokenizing traces",
-    )
+    if not progress:
+        disable_progress_bars()
+    try:
+        mapped = traces.map(
+            batch_examples,
+            batched=True,
+            batch_size=64,
+            remove_columns=traces.column_names,
+            new_fingerprint=fingerprint,
+            desc="tokenizing traces",
+        )
+    finally:
+        enable_progress_bars()
     report = _report(mapped, len(traces))
     disable_progress_bars()  # an instant filter
     try:

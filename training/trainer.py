@@ -106,8 +106,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
 
     # -- 3. examples --------------------------------------------------------------------
     length, overlap = recipe.sequence.max_length, recipe.sequence.overlap
-    train_split = tokenize(train_traces, tokenizer, length, overlap, recipe.sequence.max_windows)
-    eval_split = tokenize(eval_traces, tokenizer, length, overlap, recipe.eval.max_windows)
+    train_split = tokenize(train_traces, tokenizer, length, overlap, recipe.sequence.max_windows, progress=progress)
+    eval_split = tokenize(eval_traces, tokenizer, length, overlap, recipe.eval.max_windows, progress=progress)
     if len(train_split.dataset) == 0:
         raise RecipeError(
             f"sequence.max_length {length} is too short for any example of {recipe.data.train_split!r}: "

@@ -497,13 +497,16 @@ def _score_all(
         size = _chunk_size(config)
         for start in range(0, len(pending), size):
             chunk = pending[start : start + size]
-            reals = _real_traces(box, chunk, limits)
-            rows, missed = score_chunk(chunk, reals, predictor, config, pages)
-            _append(rows_path, rows)
-            skipped.update(missed)
-            scored += sum(1 for row in rows if row["status"] == "scored")
-            if bar is not None:
-                bar.advance(len(chunk), counts=f"scored {scored}")
+            reals = _real_traces(box, chunk, limits)  # a chunk at once: the sandbox runs them in parallel
+            # then one predictor batch at a time, each saved as it is scored: an interrupt loses one batch
+            for first in range(0, len(chunk), config.batch_size):
+                batch = chunk[first : first + config.batch_size]
+                rows, missed = score_chunk(batch, reals[first : first + config.batch_size], predictor, config, pages)
+                _append(rows_path, rows)
+                skipped.update(missed)
+                scored += sum(1 for row in rows if row["status"] == "scored")
+                if bar is not None:
+                    bar.advance(len(batch), counts=f"scored {scored}")
         return scored
     finally:
         if bar is not None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) in .venv: the tests run the
 # openai predictor against it, a server users run. PyPI has only its source, so this compiles
-# llama.cpp (about 7 minutes on 2 cores), once: a second run finds it installed. Needs a C++
+# llama.cpp (6 minutes on 2 cores), once: a second run finds it installed. Needs a C++
 # compiler (as root it installs Debian's g++ when there is none). Run scripts/setup.sh first.
 set -euo pipefail
 cd "$(dirname "$0")/.."

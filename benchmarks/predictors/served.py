@@ -132,10 +132,11 @@ class OpenAIPredictor:
         except openai.APIConnectionError as exc:  # APITimeoutError included
             raise PredictorError(f"{self.base_url}: no answer after the retries ({_short(exc)})") from None
         except openai.APIStatusError as exc:
-            hint = ""
-            if exc.status_code in (404, 405, 501):  # not retried: the path or the model is wrong
-                hint = f"; is {self.base_url!r} the API's root (it usually ends in /v1) and {self.model!r} its model?"
-                raise PredictorError(f"{self.base_url}: the server answered {exc.status_code}{hint}") from None
+            if exc.status_code in (404, 405, 501):  # no such route or method: the URL or the model is wrong
+                raise PredictorError(
+                    f"{self.base_url}: the server answered {exc.status_code}; is {self.base_url!r} the API's "
+                    f"root (it usually ends in /v1) and {self.model!r} its model?"
+                ) from None
             raise PredictorError(
                 f"{self.base_url}: the server answered {exc.status_code} after the retries ({_short(exc)})"
             ) from None

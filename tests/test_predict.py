@@ -40,10 +40,19 @@ LOOP = textwrap.dedent(
 )
 
 
-def cwm(*args: str, timeout: float = 600, **env_vars: str) -> subprocess.CompletedProcess[str]:
+def cwm(
+    *args: str, timeout: float = 600, stdout: Any = subprocess.PIPE, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    """``cwm ARGS`` run here; its output captured (``stdout``: somewhere else for stdout)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
     return subprocess.run(
-        [sys.executable, "-m", "cwm", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+        [sys.executable, "-m", "cwm", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
     )
 
 
@@ -492,15 +501,7 @@ def test_outputs_in_a_missing_folder_are_refused_first_and_a_full_disk_is_one_li
         assert not done.stdout  # refused before anything ran
     if Path("/dev/full").exists():
         with open("/dev/full", "w") as full:
-            failed = subprocess.run(
-                [sys.executable, "-m", "cwm", *base, "--format", "json"],
-                stdout=full,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                timeout=300,
-            )
+            failed = cwm(*base, "--format", "json", stdout=full)
         one_line_error(failed, 2, "cannot write the output")
 
 

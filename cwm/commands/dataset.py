@@ -25,6 +25,19 @@ from ..cli import (
     write_output,
 )
 
+MAX_RENAMES = 16  # each is a traced program: more than this many is a dataset of one program's names
+
+
+def _renames_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= MAX_RENAMES:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_RENAMES}, got {value}")
+    return value
+
+
 DATASET_EPILOG = """\
 sources (--source, repeatable):
   cruxeval=PATH   CRUXEval from a local JSONL file (`cruxeval` alone: the hub's cruxeval-org/cruxeval)
@@ -75,7 +88,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--max-events", type=positive_int, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
     )
     add_timeout_option(build, "wall clock per program")
-    build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources) and renames")
+    build.add_argument(
+        "--renames",
+        type=_renames_count,
+        default=0,
+        metavar="K",
+        help="also trace up to K variants of each training program with its local variables renamed: more "
+        "training traces, whose names a model must read from the program (validation and test unchanged; default: 0)",
+    )
     build.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where programs run (default: auto)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument(
@@ -144,6 +165,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
             wall_seconds=args.timeout,
             seed=args.seed,
             shard=shard,
+            renames=args.renames,
         )
     except (data.SourceError, data.DatasetError) as exc:
         raise UsageError(str(exc)) from None

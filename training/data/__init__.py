@@ -4,6 +4,7 @@ The public face, what the ``cwm dataset`` commands and the benchmarks use:
 
 - sources (:mod:`.sources`): ``open_source("cruxeval=PATH")`` and what a source yields;
 - building (:mod:`.build`): ``build.build`` a Parquet dataset from sources, ``merge`` shards;
+- renamed variants (:mod:`.renames`): ``renamed_variants`` of a program, for ``--renames K``;
 - the trace table (:mod:`.table`): ``TraceBatch`` rows and ``row_trace`` back to a trace;
 - statistics (:mod:`.stats`): ``stats.stats`` of a built dataset, ``find`` one trace in it.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .renames import renamed_variants
 from .sources import ProgramSource, Skip, SourceError, SourceProgram, open_source
 
 # The rest is imported on first use: building, the table and stats need pyarrow, which
@@ -59,6 +61,7 @@ __all__ = [
     "open_source",
     "parse_shard",
     "read_rows",
+    "renamed_variants",
     "row_trace",
     "split_of",
     "stats",

@@ -42,6 +42,7 @@ from sandbox import Job, Limits, Sandbox
 from sandbox.progress import Progress
 from tracer import STATUSES, Trace
 
+from .renames import renamed_variants
 from .sources import ProgramSource, Skip, SourceProgram
 from .sources.base import program_problem
 from .table import SCHEMA, TraceBatch
@@ -70,6 +71,7 @@ class BuildSettings:
     seed: int = 0
     shard: tuple[int, int] = (0, 1)
     split_percent: tuple[int, int, int] = (80, 10, 10)
+    renames: int = 0  # variants of each training program with its local names renamed (renames.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class BuildSettings:
             seed=data["seed"],
             shard=tuple(data["shard"]),  # type: ignore[arg-type]
             split_percent=tuple(data["split_percent"]),  # type: ignore[arg-type]
+            renames=data.get("renames", 0),  # absent from datasets built before renames existed
         )
 
     def limits(self) -> Limits:
@@ -143,6 +146,7 @@ class BuildReport:
     outcomes: Counter[str] = field(default_factory=Counter)  # status -> traces written this run
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> programs skipped
     found: int = 0  # programs the sources gave (not skipped), in any shard
+    renamed: int = 0  # renamed variants of training programs made (renames.py), in any shard
     duplicates: int = 0
     other_shards: int = 0
     already_done: int = 0
@@ -157,6 +161,7 @@ class BuildReport:
             "outcomes": dict(self.outcomes),
             "skipped": dict(self.skipped),
             "found": self.found,
+            "renamed": self.renamed,
             "duplicates": self.duplicates,
             "other_shards": self.other_shards,
             "already_done": self.already_done,
@@ -173,6 +178,8 @@ class BuildReport:
             return f"no traces: {why_empty(self.to_json())}"
         outcomes = ", ".join(f"{status} {n}" for status, n in _by_status(self.outcomes))
         parts = [f"traced {self.traced} programs in {self.seconds:.1f}s" + (f" ({outcomes})" if outcomes else "")]
+        if self.renamed:
+            parts.append(f"{self.renamed} of them renamed variants of training programs")
         if self.already_done:
             parts.append(f"{self.already_done} already done")
         if self.skipped:
@@ -184,6 +191,15 @@ class BuildReport:
         if self.traces is not None:
             parts.append(f"{self.traces} traces in the dataset")
         return "; ".join(parts)
+
+
+def _renames_line(renames: int, made: int) -> list[str]:
+    if not renames:
+        return []
+    return [
+        f"- train also holds up to {renames} variants of each training program with its local variables renamed"
+        f" ({made} made; ids ending ~rN; validation and test hold only the programs as their sources gave them)"
+    ]
 
 
 def _by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -416,7 +432,7 @@ def _pending(
     seen: set[str] = set()
     index, count = settings.shard
 
-    def to_trace(item: SourceProgram | Skip) -> SourceProgram | None:
+    def to_trace(item: SourceProgram | Skip, *, variant: bool = False) -> SourceProgram | None:
         if isinstance(item, Skip):
             report.skipped[item.reason] += 1
             return None
@@ -424,7 +440,10 @@ def _pending(
         if problem is not None:
             report.skipped[problem] += 1
             return None
-        report.found += 1
+        if variant:
+            report.renamed += 1
+        else:
+            report.found += 1
         key = item.content_key
         if count > 1 and shard_of(key, count) != index:
             report.other_shards += 1
@@ -445,6 +464,13 @@ def _pending(
                 progress.update(report, source)
             if program is not None:
                 yield program, split_of(program.split_key, settings.split_percent)
+            if settings.renames and isinstance(item, SourceProgram) and program_problem(item) is None:
+                # variants of a training program (traced or not yet): the eval splits stay as the sources gave them
+                if split_of(item.split_key, settings.split_percent) == "train":
+                    for renamed in renamed_variants(item, settings.renames, seed=settings.seed):
+                        variant = to_trace(renamed, variant=True)
+                        if variant is not None:
+                            yield variant, "train"
         if progress is not None:
             progress.update(report, source, now=True)  # the source's last figures (its walk done)
 
@@ -549,6 +575,7 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
         "outcomes": Counter(),
         "skipped": Counter(),
         "found": 0,
+        "renamed": 0,
         "duplicates": 0,
         "shards": shards,
         "of": first.shard[1],
@@ -563,6 +590,7 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
             # every shard reads all the sources: each saw every skip and every program
             report["skipped"] |= Counter(theirs.get("skipped", {}))
             report["found"] = max(report["found"], theirs.get("found", 0))
+            report["renamed"] = max(report["renamed"], theirs.get("renamed", 0))
     write_atomic(out / REPORT_FILE, json.dumps(report, indent=2).encode())
     return finalize(out)
 
@@ -598,6 +626,7 @@ def dataset_card(
         f"memory {settings['memory_mb']} MiB",
         f"- sources: {', '.join(settings['sources'])}",
         f"- splits by a hash of the normalized function source: {'/'.join(map(str, settings['split_percent']))} percent",
+        *_renames_line(settings.get("renames", 0), report.get("renamed", 0)),
         "",
         "| origin | traces |",
         "|---|---|",

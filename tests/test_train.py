@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -123,6 +124,44 @@ def test_killed_midway_and_resumed_ends_at_the_uninterrupted_loss(tmp_path: Path
     for step in got:
         assert got[step] == pytest.approx(want[step], rel=1e-4, abs=1e-5), step
     assert max(got) == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_saves_a_checkpoint_where_it_stopped_and_resume_goes_on(
+    tmp_path: Path, dataset: Path, trained: Path, sig: signal.Signals
+) -> None:
+    # no periodic checkpoint before the end: only the signal's can hold what ran
+    path = recipe(tmp_path, dataset, output={"dir": str(tmp_path / "run"), "save_every_steps": 1000})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([*CWM, "train", str(path)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("step 6/24  loss"):
+            proc.send_signal(sig)
+            break
+    rest = proc.communicate(timeout=600)[1]
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 128 + sig, stderr[-3000:]
+    import re
+
+    said = re.search(r"interrupted at step (\d+); saved (\S+); continue with: (.+--resume)$", stderr, re.M)
+    assert said, stderr[-3000:]
+    step, checkpoint = int(said.group(1)), Path(said.group(2))
+    assert 6 <= step < 24 and checkpoint == tmp_path / "run" / f"checkpoint-{step}"
+    assert json.loads((checkpoint / "trainer_state.json").read_text())["global_step"] == step
+    assert (checkpoint / "cwm_run.json").exists() and not (tmp_path / "run" / "final").exists()
+    resumed = cwm(*shlex.split(said.group(3))[1:])  # the command it printed
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ran = [int(n) for n in re.findall(r"^step (\d+)/24  loss", resumed.stderr, re.M)]
+    assert min(ran) == step + 1  # from the signal's checkpoint, not from the start
+    want, got = losses(trained), losses(tmp_path / "run")
+    assert sorted(got) == sorted(want)
+    for n in got:
+        assert got[n] == pytest.approx(want[n], rel=1e-4, abs=1e-5), n
 
 
 @pytest.mark.slow

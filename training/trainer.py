@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,16 @@ class RunResult:
     copy: dict[str, float]
     steps: int
     stopped_by_budget: bool
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run; its state up to ``step`` is in ``checkpoint``."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
+        super().__init__(f"{signal.Signals(signum).name} at step {step}: saved {checkpoint}")
+        self.signum = signum
+        self.step = step
+        self.checkpoint = checkpoint
 
 
 def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> RunResult:
@@ -178,6 +190,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     eval_data = eval_split.dataset.select_columns(columns) if len(eval_split.dataset) else None
     peft = lora_config(recipe.lora, model, new_tokens) if recipe.method in ("lora", "qlora") else None
     budget = _Budget(recipe.time_budget_minutes)
+    interrupt = _Interrupt()
     trainer = _Trainer(
         model=model,
         args=args,
@@ -185,7 +198,13 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         eval_dataset=eval_data,
         processing_class=tokenizer,
         peft_config=peft,
-        callbacks=[_Progress(progress), budget, _EvalClock(recipe.eval.every_minutes), _RunFiles(run_info, tokenizer)],
+        callbacks=[
+            _Progress(progress),
+            budget,
+            _EvalClock(recipe.eval.every_minutes),
+            _RunFiles(run_info, tokenizer),
+            interrupt,  # after _RunFiles: its checkpoint holds the run's files too
+        ],
         cwm_eval=(eval_examples, recipe.eval.batch_size, tokenizer.pad_token_id),
     )
     from transformers.trainer_callback import PrinterCallback
@@ -193,7 +212,13 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     trainer.remove_callback(PrinterCallback)  # the progress line says it in one line
 
     # -- 5. train, save, evaluate, plot ---------------------------------------------------
-    result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    try:
+        result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    finally:
+        interrupt.restore()
+    if interrupt.signum is not None:
+        step = trainer.state.global_step
+        raise TrainingInterrupted(interrupt.signum, step, out / f"checkpoint-{step}")
     final = out / FINAL_DIR
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
@@ -448,6 +473,51 @@ class _Budget(_callback_base()):  # type: ignore[misc]
             self.stopped = True
             control.should_training_stop = True
             control.should_save = True
+
+
+class _Interrupt(_callback_base()):  # type: ignore[misc]
+    """Ctrl-C or SIGTERM (a scheduler pre-empting the job) stops the run at the end of the
+    step and saves a checkpoint, so an interrupted run loses nothing and ``--resume`` goes
+    on from there; a second signal acts at once, as it would have without this."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is threading.main_thread():  # only there can Python handle signals
+            self._previous = {sig: signal.signal(sig, self._caught) for sig in self.SIGNALS}
+
+    def _caught(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+        self.restore()
+        name = signal.Signals(signum).name
+        print(f"\n{name}: saving a checkpoint at the end of this step (again to stop at once)", file=sys.stderr)
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._anywhere(args):
+            self.signum = self.signum or signal.SIGTERM  # another process of the run was signalled
+            control.should_training_stop = True
+            control.should_save = True
+
+    def _anywhere(self, args: Any) -> bool:
+        """Whether any process of the run was signalled: they all stop at the same step."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return self.signum is not None
+        import torch
+
+        flag = torch.tensor([int(self.signum is not None)], device=args.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 class _EvalClock(_callback_base()):  # type: ignore[misc]

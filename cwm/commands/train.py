@@ -7,6 +7,7 @@ command line and turns a recipe's problems into one-line errors (exit 2).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from ..cli import EXIT_INTERRUPTED, UsageError
@@ -20,8 +21,9 @@ recipes (training/recipes/):
 
 overrides (key=value, dotted, read as YAML): optim.lr=1e-4 data.path=out/traces output.dir=runs/x
 
-A run is checkpointed every output.save_every_steps steps and at the end; stop it at any
-moment and continue it with --resume (same recipe and dataset, same data order).
+A run is checkpointed every output.save_every_steps steps and at the end; Ctrl-C or SIGTERM
+saves one at the end of the current step (a second one stops at once). Continue a stopped
+or killed run with --resume (same recipe and dataset, same data order).
 Under accelerate (one GPU, DDP, FSDP, DeepSpeed; see training/accelerate/README.md):
   accelerate launch --config_file training/accelerate/ddp.yaml -m cwm train RECIPE.yaml
 
@@ -63,11 +65,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         from training.recipe import load_recipe
 
         recipe = load_recipe(args.recipe, args.overrides)
-        from training.trainer import train
+        from training.trainer import TrainingInterrupted, train
 
         result = train(recipe, resume=args.resume, progress=not args.no_progress)
     except RecipeError as exc:
         raise UsageError(str(exc)) from None
+    except TrainingInterrupted as exc:
+        again = shlex.join(["cwm", "train", args.recipe, *args.overrides, "--resume"])
+        print(
+            f"cwm train: interrupted at step {exc.step}; saved {exc.checkpoint}; continue with: {again}",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("cwm train: interrupted; continue with --resume (from the last checkpoint)", file=sys.stderr)
         return EXIT_INTERRUPTED

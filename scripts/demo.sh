@@ -58,8 +58,7 @@ PY
   fi
 fi
 mkdir -p "$out"
-# --renames 3: each training program also traced three times with its local variables renamed (README, "It learns, here")
-$cwm dataset build "${sources[@]}" --out "$out/traces" --workers 3 --renames 3
+$cwm dataset build "${sources[@]}" --out "$out/traces" --workers 3
 
 # 4. train the tiny CPU model for $minutes minutes (0 skips training and the model's benchmark).
 #    The full recipe is `cwm train training/recipes/tiny-cpu.yaml` (60 minutes).

@@ -38,7 +38,7 @@ from tracer.cwm_render import shown_locals
 
 from .compare import Comparison, compare_free, compare_single_step
 from .metrics import Frames, entry_return, same_value
-from .predictors import DEFAULT_BATCH_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, Task, from_spec
+from .predictors import DEFAULT_BATCH_SIZE, DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS, Predictor, Task, Unfit, from_spec
 from .predictors.base import output_value
 from .predictors.baselines import trace_output, trace_prediction, trace_steps
 from .results import MODE_METRICS, summarize
@@ -306,20 +306,37 @@ def score_chunk(
         if real.outcome.status == "sandbox_error":  # the sandbox's failing, not the program's: not kept
             skipped["sandbox error (rerun to retry)"] += 1
         elif (reason := skip_reason(real, config.mode) or predictor.unfit(Task.of(real))) is not None:
-            rows.append(
-                {
-                    "id": sample.id,
-                    "key": sample.key,
-                    "suite": sample.suite,
-                    "status": "skipped",
-                    "reason": reason,
-                    "real": real.to_dict(),
-                }
-            )
+            rows.append(_skipped_row(sample, real, reason))
         else:
             kept.append((sample, real))
+    while True:
+        try:
+            comparisons = _predict(kept, predictor, config)
+            break
+        except Unfit as exc:  # found only by asking (a served model's context): skip it, ask again for the rest
+            sample, real = kept.pop(exc.index)  # (a served predictor's answers so far are in its cache)
+            rows.append(_skipped_row(sample, real, str(exc)))
+    for (sample, _), (comparison, predicted, variables) in zip(kept, comparisons, strict=True):
+        page = None
+        if pages is not None and config.mode != "output":
+            name = page_name(sample.id)
+            write_page(comparison, pages / name, title=f"{sample.id}: {predictor.name}")
+            page = f"{PAGES_DIR}/{name}"
+        rows.append(_row(sample, comparison, predicted, variables, page))
+    return rows, skipped
+
+
+def _skipped_row(sample: Sample, real: Trace, reason: str) -> dict[str, Any]:
+    return {"id": sample.id, "key": sample.key, "suite": sample.suite, "status": "skipped", "reason": reason,
+            "real": real.to_dict()}  # fmt: skip
+
+
+def _predict(
+    kept: Sequence[tuple[Sample, Trace]], predictor: Predictor, config: BenchConfig
+) -> list[tuple[Comparison, dict[str, Any], dict[str, list[int]]]]:
+    """The predictor's guesses for ``kept``, each compared with its real run (in ``config.mode``)."""
     if not kept:
-        return rows, skipped
+        return []
     tasks = [Task.of(real) for _, real in kept]
     oracle = predictor.name == "oracle"
     comparisons: list[tuple[Comparison, dict[str, Any], dict[str, list[int]]]] = []
@@ -351,14 +368,7 @@ def score_chunk(
         for (_, real), text in zip(kept, texts, strict=True):
             value = output_value(text)
             comparisons.append((_output_comparison(real, value, predictor.name), {"text": text, "value": value}, {}))
-    for (sample, _), (comparison, predicted, variables) in zip(kept, comparisons, strict=True):
-        page = None
-        if pages is not None and config.mode != "output":
-            name = page_name(sample.id)
-            write_page(comparison, pages / name, title=f"{sample.id}: {predictor.name}")
-            page = f"{PAGES_DIR}/{name}"
-        rows.append(_row(sample, comparison, predicted, variables, page))
-    return rows, skipped
+    return comparisons
 
 
 # -- the run -----------------------------------------------------------------------------------

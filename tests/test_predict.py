@@ -383,6 +383,56 @@ def test_openai_predictor_against_llama_cpp_server_writes_what_the_model_writes(
     assert json.loads(done.stdout)["comparison"]["metrics"]["valid_format"] == 1.0
 
 
+LONG = "def f():\n" + "    x = 1\n" * 300 + "    return x\n"  # a prompt of more than the server's 512 tokens
+
+
+@pytest.mark.slow
+def test_a_prompt_longer_than_the_served_context_is_unfit_in_every_mode(llama_server: str, tmp_path: Path) -> None:
+    """The server answers 400 for it; that task is named (its place in the batch), the others
+    were still asked and are cached, and `cwm predict` says it in one line."""
+    from benchmarks.predictors import Unfit
+    from benchmarks.predictors.served import OpenAIPredictor
+
+    short = train_support.traces()[:2]
+    traces = [short[0], record(LONG, "f()", max_events=6), short[1]]  # 6: a few frames asked for
+    tasks = [Task.of(t) for t in traces]
+    served = OpenAIPredictor(llama_server, "tiny", max_tokens=40, cache_dir=tmp_path / "cache")
+    for ask in (lambda: served.free(tasks), lambda: served.output(tasks), lambda: served.single_step(traces)):
+        with pytest.raises(Unfit, match=r"too long for the served model.*context") as caught:
+            ask()
+        assert caught.value.index == 1
+    assert len(list((tmp_path / "cache").rglob("*.json"))) >= 4  # the short ones' answers, free and output
+    assert len(served.free([tasks[0], tasks[2]])) == 2
+    source = tmp_path / "long.py"
+    source.write_text(LONG)
+    done = cwm(
+        "predict", str(source), "--call", "f()", "--backend", "openai", "--base-url", llama_server,
+        "--model", "tiny", XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )  # fmt: skip
+    one_line_error(done, 5, "too long for the served model")
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_bench_skips_a_program_too_long_for_the_served_model_and_scores_the_rest(
+    llama_server: str, tmp_path: Path
+) -> None:
+    from tests.test_bench import ADD_ONE, APPEND, results_of, rows_of, write_jsonl
+
+    suite = write_jsonl(tmp_path / "mixed.jsonl", [(ADD_ONE, "f(1)"), (LONG, "f()"), (APPEND, "g([])")])
+    for mode in ("full", "output"):
+        out = tmp_path / mode
+        done = cwm(
+            "bench", "--suite", f"jsonl={suite}", "--predictor", f"openai:{llama_server}#tiny", "--mode", mode,
+            "--max-new-tokens", "40", "--out", str(out), XDG_CACHE_HOME=str(tmp_path / "cache"),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert results_of(out)["samples"] == 2
+        [(reason, count)] = results_of(out)["skipped"].items()
+        assert count == 1 and "too long for the served model" in reason
+        assert sorted(row["status"] for row in rows_of(out).values()).count("skipped") == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("status", [500, 429])
 def test_openai_predictor_retries_server_errors_and_rate_limits(server: Any, tmp_path: Path, status: int) -> None:

@@ -28,6 +28,7 @@ from .base import (
     SingleStep,
     StepGuess,
     Task,
+    Unfit,
 )
 from .baselines import CopyPredictor, OraclePredictor
 
@@ -103,6 +104,7 @@ __all__ = [
     "SingleStep",
     "StepGuess",
     "Task",
+    "Unfit",
     "from_spec",
     "parse_spec",
 ]

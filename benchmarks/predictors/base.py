@@ -31,6 +31,16 @@ class PredictorError(Exception):
     answer): reported in one line."""
 
 
+class Unfit(PredictorError):
+    """One task of a batch that the predictor found it cannot take only by trying (a served
+    model answered that the prompt is longer than its context): ``index`` is its place in the
+    batch. A benchmark skips that task and goes on; one prediction reports it as an error."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 @dataclass(frozen=True)
 class Task:
     """One run to predict: the program, and its real first frame (the entry's call)."""
@@ -191,6 +201,7 @@ __all__ = [
     "SingleStep",
     "StepGuess",
     "Task",
+    "Unfit",
     "guess_from_text",
     "output_prompt",
     "output_value",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +31,7 @@ from .base import (
     PredictorError,
     SingleStep,
     Task,
+    Unfit,
     guess_from_text,
     output_prompt,
 )
@@ -37,6 +39,13 @@ from .base import (
 API_KEY_ENV = "CWM_OPENAI_API_KEY"  # else OPENAI_API_KEY; servers on loopback usually want none
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cwm" / "completions"
 _TOKEN_KIND = {token: kind for kind, token in KIND_TOKENS.items()}
+# how the servers say that a prompt is longer than the model's context (HTTP 400): vLLM and OpenAI
+# "maximum context length is ...", llama.cpp "exceeds the available context size", SGLang "context length"
+_TOO_LONG = re.compile(r"context (length|size|window)", re.IGNORECASE)
+
+
+class _TooLong(PredictorError):
+    """The server refused one prompt as longer than its model's context."""
 
 
 def cut_at_scope_exit(text: str, max_frames: int, frames_before: int = 1) -> tuple[str, str]:
@@ -132,6 +141,8 @@ class OpenAIPredictor:
         except openai.APIConnectionError as exc:  # APITimeoutError included
             raise PredictorError(f"{self.base_url}: no answer after the retries ({_short(exc)})") from None
         except openai.APIStatusError as exc:
+            if exc.status_code == 400 and _TOO_LONG.search(str(exc)):
+                raise _TooLong(f"the program is too long for the served model: {_short(exc)}") from None
             if exc.status_code in (404, 405, 501):  # no such route or method: the URL or the model is wrong
                 raise PredictorError(
                     f"{self.base_url}: the server answered {exc.status_code}; is {self.base_url!r} the API's "
@@ -154,9 +165,22 @@ class OpenAIPredictor:
             tmp.replace(path)  # whole or absent: an interrupted write leaves no half entry
         return text
 
-    def _map(self, prompts: list[tuple[str, list[str] | None]]) -> list[str]:
+    def _map(self, prompts: list[tuple[str, list[str] | None]], owners: Sequence[int] | None = None) -> list[str]:
+        """Each prompt's completion; a prompt the server refused as too long is an :class:`Unfit`
+        of its task (``owners[i]``: the task prompt ``i`` asks for; the prompt's own place if None)."""
+
+        def one(prompt: tuple[str, list[str] | None]) -> str | _TooLong:
+            try:
+                return self.complete(*prompt)
+            except _TooLong as exc:  # the others are still asked: their answers are cached for the rerun
+                return exc
+
         with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda p: self.complete(*p), prompts))
+            texts = list(pool.map(one, prompts))
+        for i, text in enumerate(texts):
+            if isinstance(text, _TooLong):
+                raise Unfit(str(text), owners[i] if owners is not None else i)
+        return [str(text) for text in texts]
 
     # -- the predictor ----------------------------------------------------------------
     def free(self, tasks: Sequence[Task], *, max_frames: int = DEFAULT_MAX_FRAMES) -> list[Prediction]:
@@ -185,7 +209,7 @@ class OpenAIPredictor:
                 asks.append((prefix, [FRAME_SEP]))
                 where.append((t, i, frames[i]))
                 prefix += frames[i]
-        texts = self._map(asks)
+        texts = self._map(asks, owners=[t for t, _, _ in where])
         out = [SingleStep(Task.of(trace)) for trace in traces]
         for (t, i, real), text in zip(where, texts, strict=True):
             out[t].steps.append(guess_from_text(i, text.lstrip() + FRAME_SEP, real))

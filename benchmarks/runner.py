@@ -313,9 +313,10 @@ def score_chunk(
         try:
             comparisons = _predict(kept, predictor, config)
             break
-        except Unfit as exc:  # found only by asking (a served model's context): skip it, ask again for the rest
-            sample, real = kept.pop(exc.index)  # (a served predictor's answers so far are in its cache)
-            rows.append(_skipped_row(sample, real, str(exc)))
+        except Unfit as exc:  # found only by asking (a served model's context): skip those, ask again for the rest
+            for index in sorted(exc.refused, reverse=True):  # (a served predictor's answers so far are cached)
+                sample, real = kept.pop(index)
+                rows.append({**_skipped_row(sample, real, exc.reason), "detail": exc.refused[index]})
     for (sample, _), (comparison, predicted, variables) in zip(kept, comparisons, strict=True):
         page = None
         if pages is not None and config.mode != "output":

@@ -400,9 +400,14 @@ def test_a_prompt_longer_than_the_served_context_is_unfit_in_every_mode(llama_se
     for ask in (lambda: served.free(tasks), lambda: served.output(tasks), lambda: served.single_step(traces)):
         with pytest.raises(Unfit, match=r"too long for the served model.*context") as caught:
             ask()
-        assert caught.value.index == 1
+        assert list(caught.value.refused) == [1]
     assert len(list((tmp_path / "cache").rglob("*.json"))) >= 4  # the short ones' answers, free and output
     assert len(served.free([tasks[0], tasks[2]])) == 2
+    # refused before anything was ever answered: the settings are wrong, not the programs; say so
+    fresh = OpenAIPredictor(llama_server, "tiny", max_tokens=40, cache_dir=tmp_path / "fresh")
+    with pytest.raises(PredictorError, match=r"refused the first 3 programs.*--max-new-tokens") as stopped:
+        fresh.free([tasks[1]] * 3)
+    assert not isinstance(stopped.value, Unfit)
     source = tmp_path / "long.py"
     source.write_text(LONG)
     done = cwm(
@@ -430,7 +435,8 @@ def test_bench_skips_a_program_too_long_for_the_served_model_and_scores_the_rest
         assert results_of(out)["samples"] == 2
         [(reason, count)] = results_of(out)["skipped"].items()
         assert count == 1 and "too long for the served model" in reason
-        assert sorted(row["status"] for row in rows_of(out).values()).count("skipped") == 1
+        [skipped] = [row for row in rows_of(out).values() if row["status"] == "skipped"]
+        assert "context" in skipped["detail"]  # the server's own words
 
 
 @pytest.mark.slow

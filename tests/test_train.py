@@ -142,10 +142,13 @@ def test_a_signal_saves_a_checkpoint_where_it_stopped_and_resume_goes_on(
         seen.append(line)
         if line.startswith("step 6/24  loss"):
             proc.send_signal(sig)
+            time.sleep(0.2)
+            proc.send_signal(sig)  # the echo `accelerate launch`'s agent sends: the same stop, not a second
             break
     rest = proc.communicate(timeout=600)[1]
     stderr = "".join(seen) + rest
-    assert proc.returncode == 128 + sig, stderr[-3000:]
+    # 128 + sig, or the echo's own death while the interpreter exits (a shell says 128 + sig of both)
+    assert proc.returncode in (128 + sig, -sig), stderr[-3000:]
     import re
 
     said = re.search(r"interrupted at step (\d+); saved (\S+); continue with: (.+--resume)$", stderr, re.M)

@@ -216,9 +216,12 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         result = trainer.train(resume_from_checkpoint=last_checkpoint)
     finally:
         interrupt.restore()
-    if interrupt.signum is not None:
-        step = trainer.state.global_step
-        raise TrainingInterrupted(interrupt.signum, step, out / f"checkpoint-{step}")
+    if interrupt.stopped_at is not None:
+        raise TrainingInterrupted(
+            interrupt.signum or signal.SIGINT, interrupt.stopped_at, out / f"checkpoint-{interrupt.stopped_at}"
+        )
+    if interrupt.signum is not None:  # it came after the last step: the run is whole, finish it
+        _say(True, "the last step was done before the signal: writing the final model")
     final = out / FINAL_DIR
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
@@ -469,7 +472,9 @@ class _Budget(_callback_base()):  # type: ignore[misc]
         self.started = time.monotonic()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.seconds is not None and time.monotonic() - self.started >= self.seconds:
+        # each process has its own clock: they agree, or one would stop a step before the others
+        spent = self.seconds is not None and time.monotonic() - self.started >= self.seconds
+        if _on_any_rank(spent, args):
             self.stopped = True
             control.should_training_stop = True
             control.should_save = True
@@ -477,13 +482,19 @@ class _Budget(_callback_base()):  # type: ignore[misc]
 
 class _Interrupt(_callback_base()):  # type: ignore[misc]
     """Ctrl-C or SIGTERM (a scheduler pre-empting the job) stops the run at the end of the
-    step and saves a checkpoint, so an interrupted run loses nothing and ``--resume`` goes
-    on from there; a second signal acts at once, as it would have without this."""
+    step and saves a checkpoint (no evaluation first), so an interrupted run loses nothing and
+    ``--resume`` goes on from there. The same signal again within ``ECHO_SECONDS`` is taken
+    as the same one (``accelerate launch``'s agent forwards to its workers the Ctrl-C the
+    terminal already sent them); after that, a second signal acts at once, as it would
+    have without this."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    ECHO_SECONDS = 2.0
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.stopped_at: int | None = None  # the step it stopped the run at
+        self._when = 0.0
         self._previous: dict[int, Any] = {}
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -491,33 +502,53 @@ class _Interrupt(_callback_base()):  # type: ignore[misc]
             self._previous = {sig: signal.signal(sig, self._caught) for sig in self.SIGNALS}
 
     def _caught(self, signum: int, frame: Any) -> None:
-        self.signum = signum
-        self.restore()
-        name = signal.Signals(signum).name
-        print(f"\n{name}: saving a checkpoint at the end of this step (again to stop at once)", file=sys.stderr)
+        if self.signum is None:
+            self.signum, self._when = signum, time.monotonic()
+            name = signal.Signals(signum).name
+            print(f"\n{name}: saving a checkpoint at the end of this step (again to stop at once)", file=sys.stderr)
+        elif not self._echo(signum):
+            self.restore()
+            signal.raise_signal(signum)  # as it would have been handled without this
+
+    def _echo(self, signum: int) -> bool:
+        return signum == self.signum and time.monotonic() - self._when <= self.ECHO_SECONDS
 
     def restore(self) -> None:
+        """The handlers as they were; but an echo of the signal caught may still be on its way
+        (the run can end before it comes): that one stays ignored until its time is up."""
         for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
+            if self._echo(sig):
+                signal.signal(sig, lambda signum, frame, previous=previous: self._late(signum, frame, previous))
+            else:
+                signal.signal(sig, previous)
         self._previous = {}
 
+    def _late(self, signum: int, frame: Any, previous: Any) -> None:
+        if not self._echo(signum):
+            signal.signal(signum, previous)
+            signal.raise_signal(signum)
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._anywhere(args):
+        if _on_any_rank(self.signum is not None, args):
             self.signum = self.signum or signal.SIGTERM  # another process of the run was signalled
+            self.stopped_at = state.global_step
             control.should_training_stop = True
             control.should_save = True
+            control.should_evaluate = False  # the checkpoint first: a grace period may be short
 
-    def _anywhere(self, args: Any) -> bool:
-        """Whether any process of the run was signalled: they all stop at the same step."""
-        import torch.distributed as dist
 
-        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-            return self.signum is not None
-        import torch
+def _on_any_rank(flag: bool, args: Any) -> bool:
+    """``flag`` on any process of a distributed run (all of them get the same answer, so they
+    stop at the same step); ``flag`` itself in a run of one process."""
+    import torch.distributed as dist
 
-        flag = torch.tensor([int(self.signum is not None)], device=args.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    import torch
+
+    tensor = torch.tensor([int(flag)], device=args.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
 
 
 class _EvalClock(_callback_base()):  # type: ignore[misc]

@@ -32,13 +32,17 @@ class PredictorError(Exception):
 
 
 class Unfit(PredictorError):
-    """One task of a batch that the predictor found it cannot take only by trying (a served
-    model answered that the prompt is longer than its context): ``index`` is its place in the
-    batch. A benchmark skips that task and goes on; one prediction reports it as an error."""
+    """Tasks of a batch that the predictor found it cannot take only by trying (a served model
+    answered that the prompt is longer than its context): ``refused`` maps each one's place in
+    the batch to what was answered. A benchmark skips those tasks (as ``reason``) and goes on;
+    one prediction reports it as an error."""
 
-    def __init__(self, message: str, index: int) -> None:
-        super().__init__(message)
-        self.index = index
+    reason = "the program is too long for the served model's context"
+
+    def __init__(self, refused: dict[int, str]) -> None:
+        first = min(refused)
+        super().__init__(f"{self.reason}: {refused[first]}")
+        self.refused = refused
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,9 @@ _TOKEN_KIND = {token: kind for kind, token in KIND_TOKENS.items()}
 # how the servers say that a prompt is longer than the model's context (HTTP 400): vLLM and OpenAI
 # "maximum context length is ...", llama.cpp "exceeds the available context size", SGLang "context length"
 _TOO_LONG = re.compile(r"context (length|size|window)", re.IGNORECASE)
+
+
+MAX_REFUSED_FIRST = 3  # refusals before any answer: the settings, not the programs, are too long
 
 
 class _TooLong(PredictorError):
@@ -114,6 +118,7 @@ class OpenAIPredictor:
         self.workers = max(1, workers)
         self.eos = eos
         self.cache = Path(cache_dir) if cache_dir is not None else None
+        self._answered = self._refused = 0  # completions had (or cached), prompts refused as too long
         key = os.environ.get(API_KEY_ENV) or os.environ.get("OPENAI_API_KEY") or "none"
         self._openai = openai
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=retries, timeout=timeout)
@@ -142,7 +147,7 @@ class OpenAIPredictor:
             raise PredictorError(f"{self.base_url}: no answer after the retries ({_short(exc)})") from None
         except openai.APIStatusError as exc:
             if exc.status_code == 400 and _TOO_LONG.search(str(exc)):
-                raise _TooLong(f"the program is too long for the served model: {_short(exc)}") from None
+                raise _TooLong(_short(exc)) from None
             if exc.status_code in (404, 405, 501):  # no such route or method: the URL or the model is wrong
                 raise PredictorError(
                     f"{self.base_url}: the server answered {exc.status_code}; is {self.base_url!r} the API's "
@@ -160,14 +165,16 @@ class OpenAIPredictor:
             )
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # threads ask at once
             tmp.write_text(json.dumps({"prompt": prompt, "text": text}), encoding="utf-8")
             tmp.replace(path)  # whole or absent: an interrupted write leaves no half entry
         return text
 
     def _map(self, prompts: list[tuple[str, list[str] | None]], owners: Sequence[int] | None = None) -> list[str]:
-        """Each prompt's completion; a prompt the server refused as too long is an :class:`Unfit`
-        of its task (``owners[i]``: the task prompt ``i`` asks for; the prompt's own place if None)."""
+        """Each prompt's completion. Prompts the server refused as too long make an :class:`Unfit`
+        of their tasks (``owners[i]``: the task prompt ``i`` asks for; the prompt's own place if
+        None); refused before anything was ever answered, they make a :class:`PredictorError`
+        instead: then ``max_tokens`` or the server's context is what is wrong, not the programs."""
 
         def one(prompt: tuple[str, list[str] | None]) -> str | _TooLong:
             try:
@@ -177,9 +184,22 @@ class OpenAIPredictor:
 
         with ThreadPoolExecutor(self.workers) as pool:
             texts = list(pool.map(one, prompts))
+        refused: dict[int, str] = {}
         for i, text in enumerate(texts):
             if isinstance(text, _TooLong):
-                raise Unfit(str(text), owners[i] if owners is not None else i)
+                refused.setdefault(owners[i] if owners is not None else i, str(text))
+            else:
+                self._answered += 1
+        if refused:
+            self._refused += len(refused)
+            if not self._answered and self._refused >= MAX_REFUSED_FIRST:
+                raise PredictorError(
+                    f"{self.base_url}: the server refused the first {self._refused} programs as longer than "
+                    f"the model's context ({next(iter(refused.values()))}); a request asks for max_tokens "
+                    f"{self.sampling['max_tokens']} beyond its prompt: lower it (--max-new-tokens) or serve a "
+                    "longer context"
+                )
+            raise Unfit(refused)
         return [str(text) for text in texts]
 
     # -- the predictor ----------------------------------------------------------------

@@ -7,6 +7,7 @@ command line and turns a recipe's problems into one-line errors (exit 2).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -71,7 +72,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RecipeError as exc:
         raise UsageError(str(exc)) from None
     except TrainingInterrupted as exc:
+        if os.environ.get("RANK", "0") != "0":  # one process of a distributed run says it
+            return 128 + exc.signum
         again = shlex.join(["cwm", "train", args.recipe, *args.overrides, "--resume"])
+        if os.environ.get("WORLD_SIZE", "1") != "1":
+            again = f"the same launch command, with --resume ({again} under it)"
         print(
             f"cwm train: interrupted at step {exc.step}; saved {exc.checkpoint}; continue with: {again}",
             file=sys.stderr,

@@ -6,6 +6,7 @@
 - ``training.model``: tokenizer and model set-up, the CWM tokens, LoRA;
 - ``training.metrics``: teacher-forced next-frame exact match, for a model and for ``copy``;
 - ``training.trainer``: the run itself (:func:`train`), and :func:`merge` of an adapter.
+- ``training.callbacks``: what hangs on the trainer (progress, budget, a signal's stop, evaluation clock).
 
 Nothing heavy is imported here: ``import training`` does not load torch.
 """

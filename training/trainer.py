@@ -19,12 +19,8 @@
 from __future__ import annotations
 
 import json
-import math
-import os
 import signal
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +28,7 @@ from typing import Any
 from training.data.build import DatasetError
 
 from . import metrics
+from .callbacks import Budget, EvalClock, Interrupt, Progress, RunFiles, write_json
 from .model import (
     add_cwm_tokens,
     build_tiny,
@@ -189,8 +186,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     train_data = train_split.dataset.select_columns(columns)
     eval_data = eval_split.dataset.select_columns(columns) if len(eval_split.dataset) else None
     peft = lora_config(recipe.lora, model, new_tokens) if recipe.method in ("lora", "qlora") else None
-    budget = _Budget(recipe.time_budget_minutes)
-    interrupt = _Interrupt()
+    budget = Budget(recipe.time_budget_minutes)
+    interrupt = Interrupt()
     trainer = _Trainer(
         model=model,
         args=args,
@@ -199,11 +196,11 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         processing_class=tokenizer,
         peft_config=peft,
         callbacks=[
-            _Progress(progress),
+            Progress(progress),
             budget,
-            _EvalClock(recipe.eval.every_minutes),
-            _RunFiles(run_info, tokenizer),
-            interrupt,  # after _RunFiles: its checkpoint holds the run's files too
+            EvalClock(recipe.eval.every_minutes),
+            RunFiles(run_info, tokenizer, RUN_FILE),
+            interrupt,  # after RunFiles: its checkpoint holds the run's files too
         ],
         cwm_eval=(eval_examples, recipe.eval.batch_size, tokenizer.pad_token_id),
     )
@@ -225,7 +222,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     final = out / FINAL_DIR
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    _write_json(final / RUN_FILE, run_info)
+    write_json(final / RUN_FILE, run_info)
     evaluation = trainer.evaluate() if eval_data is not None else {}
     figures = {k.removeprefix("eval_next_frame_"): v for k, v in evaluation.items() if "next_frame" in k}
     summary = {
@@ -237,7 +234,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         "history": trainer.state.log_history,
         "examples": {"train": train_split.report.__dict__, "eval": eval_split.report.__dict__},
     }
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     plot_curves(trainer.state.log_history, out / "curves.png", copy)
     _say(progress, f"model on {recipe.data.eval_split!r}: {_figures(figures)}  (copy: {_figures(copy)})")
     _say(progress, f"saved {final}")
@@ -289,7 +286,7 @@ def _check_run_dir(out: Path, run_info: dict[str, Any], resume: bool) -> str | N
         # a run folder that never took a step (it failed on its way, or was stopped) is taken over
         try:
             out.mkdir(parents=True, exist_ok=True)
-            _write_json(saved, run_info)
+            write_json(saved, run_info)
         except OSError as exc:
             raise RecipeError(f"output.dir {out}: cannot write there ({exc.strerror})") from None
         return None
@@ -314,7 +311,7 @@ def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint that was written whole; those a kill cut short are removed.
 
     ``cwm_run.json`` is written once the Trainer has saved everything else
-    (:class:`_RunFiles`, on its ``on_save``): a checkpoint without it was
+    (:class:`~training.callbacks.RunFiles`, on its ``on_save``): a checkpoint without it was
     being written when the run was killed.
     """
     import shutil
@@ -402,205 +399,9 @@ def _installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 def _say(enabled: bool, text: str) -> None:
     if enabled:
         print(text, file=sys.stderr, flush=True)
-
-
-def _callback_base() -> type:
-    from transformers import TrainerCallback
-
-    return TrainerCallback
-
-
-# what the progress line shows of a log, and as what
-_SHOWN = {
-    "loss": "loss",
-    "learning_rate": "lr",
-    "eval_loss": "eval loss",
-    "eval_next_frame_exact": "next-frame exact %",
-    "eval_next_frame_kind_action": "kind+action %",
-    "eval_next_frame_kind_state": "kind+state %",
-}
-
-
-class _Progress(_callback_base()):  # type: ignore[misc]
-    """One line per log: step, loss, tokens/s (not padding), ETA."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self.first_step = 0
-        self.first_tokens = 0
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = time.monotonic()
-        self.first_step = state.global_step
-        self.first_tokens = state.num_input_tokens_seen
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-        if not self.enabled or not state.is_world_process_zero or not logs:
-            return
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        done = state.global_step - self.first_step
-        rate = (state.num_input_tokens_seen - self.first_tokens) / elapsed
-        left = (state.max_steps - state.global_step) * elapsed / done if done else math.nan
-        parts = [f"step {state.global_step}/{state.max_steps}"]
-        parts += [f"{_SHOWN[k]} {logs[k]:.4g}" for k in _SHOWN if isinstance(logs.get(k), (int, float))]
-        parts.append(f"{rate:,.0f} tokens/s")
-        if not math.isnan(left):
-            parts.append(f"ETA {int(left) // 60}m{int(left) % 60:02d}s")
-        print("  ".join(parts), file=sys.stderr, flush=True)
-
-
-class _Budget(_callback_base()):  # type: ignore[misc]
-    """Stops (and saves) the run when its time budget is spent."""
-
-    def __init__(self, minutes: float | None) -> None:
-        self.seconds = None if minutes is None else minutes * 60
-        self.started = time.monotonic()
-        self.stopped = False
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.started = time.monotonic()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # each process has its own clock: they agree, or one would stop a step before the others
-        spent = self.seconds is not None and time.monotonic() - self.started >= self.seconds
-        if _on_any_rank(spent, args):
-            self.stopped = True
-            control.should_training_stop = True
-            control.should_save = True
-
-
-class _Interrupt(_callback_base()):  # type: ignore[misc]
-    """Ctrl-C or SIGTERM (a scheduler pre-empting the job) stops the run at the end of the
-    step and saves a checkpoint (no evaluation first), so an interrupted run loses nothing and
-    ``--resume`` goes on from there. The same signal again within ``ECHO_SECONDS`` is taken
-    as the same one (``accelerate launch``'s agent forwards to its workers the Ctrl-C the
-    terminal already sent them); after that, a second signal acts at once, as it would
-    have without this."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-    ECHO_SECONDS = 2.0
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.stopped_at: int | None = None  # the step it stopped the run at
-        self._when = 0.0
-        self._previous: dict[int, Any] = {}
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if threading.current_thread() is threading.main_thread():  # only there can Python handle signals
-            self._previous = {sig: signal.signal(sig, self._caught) for sig in self.SIGNALS}
-
-    def _caught(self, signum: int, frame: Any) -> None:
-        if self.signum is None:
-            self.signum, self._when = signum, time.monotonic()
-            name = signal.Signals(signum).name
-            print(f"\n{name}: saving a checkpoint at the end of this step (again to stop at once)", file=sys.stderr)
-        elif not self._echo(signum):
-            self.restore()
-            signal.raise_signal(signum)  # as it would have been handled without this
-
-    def _echo(self, signum: int) -> bool:
-        return signum == self.signum and time.monotonic() - self._when <= self.ECHO_SECONDS
-
-    def restore(self) -> None:
-        """The handlers as they were; but an echo of the signal caught may still be on its way
-        (the run can end before it comes): that one stays ignored until its time is up."""
-        for sig, previous in self._previous.items():
-            if self._echo(sig):
-                signal.signal(sig, lambda signum, frame, previous=previous: self._late(signum, frame, previous))
-            else:
-                signal.signal(sig, previous)
-        self._previous = {}
-
-    def _late(self, signum: int, frame: Any, previous: Any) -> None:
-        if not self._echo(signum):
-            signal.signal(signum, previous)
-            signal.raise_signal(signum)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if _on_any_rank(self.signum is not None, args):
-            self.signum = self.signum or signal.SIGTERM  # another process of the run was signalled
-            self.stopped_at = state.global_step
-            control.should_training_stop = True
-            control.should_save = True
-            control.should_evaluate = False  # the checkpoint first: a grace period may be short
-
-
-def _on_any_rank(flag: bool, args: Any) -> bool:
-    """``flag`` on any process of a distributed run (all of them get the same answer, so they
-    stop at the same step); ``flag`` itself in a run of one process."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return flag
-    import torch
-
-    tensor = torch.tensor([int(flag)], device=args.device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item())
-
-
-class _EvalClock(_callback_base()):  # type: ignore[misc]
-    """Evaluates every ``minutes`` of training time (the figures at 10, 20, 30... minutes).
-
-    The time spent evaluating does not count: on a CPU one evaluation can take
-    longer than the interval, which would otherwise start the next at once.
-    """
-
-    def __init__(self, minutes: float | None) -> None:
-        self.seconds = None if minutes is None else minutes * 60
-        self.training = 0.0  # seconds of training so far, evaluations left out
-        self.last = time.monotonic()
-        self.done = 0
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.last = time.monotonic()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        now = time.monotonic()
-        self.training += now - self.last
-        self.last = now
-        if self.seconds is None:
-            return
-        due = int(self.training // self.seconds)
-        if due > self.done:
-            self.done = due
-            control.should_evaluate = True
-            state.log_history.append({"step": state.global_step, "train_minutes": round(self.training / 60, 2)})
-
-    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.last = time.monotonic()  # the evaluation's own time is not training time
-
-    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # the next-frame figures are logged once computed, after the loss's on_evaluate
-        self.last = time.monotonic()
-
-
-class _RunFiles(_callback_base()):  # type: ignore[misc]
-    """Every checkpoint also holds the tokenizer, the recipe and the dataset's fingerprint."""
-
-    def __init__(self, run_info: dict[str, Any], tokenizer: Any) -> None:
-        self.run_info = run_info
-        self.tokenizer = tokenizer
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not state.is_world_process_zero:
-            return
-        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if checkpoint.is_dir():
-            self.tokenizer.save_pretrained(str(checkpoint))
-            _write_json(checkpoint / RUN_FILE, self.run_info)
 
 
 def plot_curves(history: list[dict[str, Any]], path: Path, copy: dict[str, float]) -> None:

@@ -28,8 +28,10 @@ Three roles, so that no job can see or touch another's data:
 - the **job's process** starts its own session, sets its rlimits, points fds
   0-2 at /dev/null and two pipes, and records the program; a thread copies the
   events recorded so far into the journal every few milliseconds, and the end
-  of the run adds the outcome. So a job that hangs, is killed or writes junk
-  into every fd still comes back with its events.
+  of the run adds the outcome; before a call that could end the process at
+  once (a kill, exec, fork, ctypes: ``FLUSH_BEFORE``), an audit hook copies them
+  out first. So a job that hangs, is killed or writes junk into every fd still
+  comes back with its events.
 
 Every process here is not dumpable, so a job (same uid, no capabilities)
 cannot open another's /proc/PID/fd, read its memory or ptrace it. A job whose
@@ -40,6 +42,7 @@ clean is answered with ``"retire": true``, and the host replaces the sandbox.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # signal's C half: raise_signal is wrapped in both
 import _thread
 import functools
 import json
@@ -75,6 +78,14 @@ FLUSH_SIGNAL = signal.SIGRTMIN + 2
 EAGER_FLUSH = re.compile(
     r"\b(signal|ctypes|_?thread|threading|builtins|importlib|__import__)\b|(?<![.\w])(exec|eval|compile)\s*\("
 )
+# audit events (PEP 578) after which the job's process may end at once, before any flush: killed
+# by itself or by a process it starts, replaced by exec, crashed in a foreign function. The events
+# recorded so far are copied out first (an audit hook cannot be removed, and sees through getattr,
+# posix.* and the like).
+FLUSH_BEFORE = frozenset(
+    {"os.kill", "os.killpg", "signal.pthread_kill", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
+     "os.spawn", "os.system", "subprocess.Popen"}
+)  # fmt: skip
 MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
 REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
 GRACE_SECONDS = 0.5  # after the wall limit, before init kills
@@ -931,6 +942,17 @@ class Journal:
         if batch:
             self._events(batch)
 
+    def flush_now(self) -> None:
+        """Flush from any thread of the job's own process, at once (before it may end)."""
+        if os.getpid() != self.pid or not self.lock.acquire(timeout=1.0):
+            return
+        try:
+            self.flush()
+        except BaseException:  # noqa: BLE001 - never a word into the program's streams
+            pass
+        finally:
+            self.lock.release()
+
     def run_flusher(self) -> None:
         sleep = time.sleep
         while True:
@@ -1041,6 +1063,28 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
 
     signal.signal(FLUSH_SIGNAL, start_flusher)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {FLUSH_SIGNAL})  # one sent before now is delivered here
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
+        if event in FLUSH_BEFORE or event[:7] == "ctypes.":
+            sink.flush_now()
+            if event == "os.exec":  # the new image must not die of the flusher's signal
+                start_flusher()  # (and if the exec fails, this process keeps its flusher)
+                signal.pthread_sigmask(signal.SIG_BLOCK, {FLUSH_SIGNAL})
+
+    def flushed_first(real: Any) -> Any:
+        """A call that ends the process with no audit event of its own (``os.abort``, a signal
+        raised at itself): the events so far are copied out first."""
+
+        @functools.wraps(real)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            sink.flush_now()
+            return real(*args, **kwargs)
+
+        return call
+
+    sys.addaudithook(audit)
+    os.abort = posix.abort = flushed_first(os.abort)
+    signal.raise_signal = _signal.raise_signal = flushed_first(signal.raise_signal)
     if EAGER_FLUSH.search(program.source):
         start_flusher()
     try:

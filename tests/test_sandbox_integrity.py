@@ -307,6 +307,20 @@ LOSSY = {
     "exits_later_plain": (PLAIN_LOOP + "    time.sleep(0.2)\n    os._exit(3)\n", ("crashed",)),
     # before any flush: os._exit itself reports the run
     "exits_at_once_plain": (PLAIN_LOOP + "    os._exit(3)\n", ("crashed",)),
+    # ended or replaced at once, before the flusher starts: the audit hook (or the wrapper of a
+    # call with no audit event) copies the events out first, whatever name the call is reached by
+    "kills_itself_at_once_plain": (PLAIN_LOOP + "    os.kill(os.getpid(), 9)\n", ("crashed",)),
+    "kills_its_group_at_once_plain": (PLAIN_LOOP + "    os.killpg(0, 9)\n", ("crashed",)),
+    "hidden_kill_at_once_plain": (PLAIN_LOOP + "    getattr(os, 'ki' + 'll')(os.getpid(), 9)\n", ("crashed",)),
+    "aborts_at_once_plain": (PLAIN_LOOP + "    os.abort()\n", ("crashed",)),
+    "raises_sigkill_at_once": (loop_then("signal.raise_signal(signal.SIGKILL)\n"), ("crashed",)),
+    "execs_at_once_plain": (PLAIN_LOOP + "    os.execv('/bin/sh', ['sh', '-c', 'exit 0'])\n", ("crashed",)),
+    "its_shell_kills_it_plain": (PLAIN_LOOP + "    os.system('kill -9 $PPID')\n", ("crashed",)),
+    "its_fork_kills_it_plain": (
+        PLAIN_LOOP + "    if os.fork() == 0:\n        os.kill(os.getppid(), 9)\n    time.sleep(2)\n",
+        ("crashed",),
+    ),
+    "ctypes_kill_at_once": (loop_then("import ctypes\nctypes.CDLL(None).kill(os.getpid(), 9)\n"), ("crashed",)),
 }
 
 
@@ -341,6 +355,15 @@ def test_os_exit_says_so_and_a_forks_exit_is_its_own(box: Sandbox) -> None:
     assert (trace.outcome.status, trace.outcome.value) == ("returned", "(7, '_exit')"), trace.outcome
     trace = box.run(Job("import os\ndef f():\n    os._exit('x')\n", "f()", limits=LIMITS))
     assert trace.outcome.status == "raised" and trace.outcome.value.startswith("TypeError("), trace.outcome
+
+
+def test_an_exec_runs_its_image_to_the_end(box: Sandbox) -> None:
+    # the exec'd image must not die of the flusher's signal (sent to a job still running at 5 ms)
+    source = PLAIN_LOOP + "    os.execv('/bin/sh', ['sh', '-c', 'sleep 0.2; exit 5'])\n"
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert trace.outcome.status == "crashed", trace.outcome
+    assert "exited (code 5)" in trace.outcome.detail, trace.outcome
+    assert trace.events[-1].source_line == "    os.execv('/bin/sh', ['sh', '-c', 'sleep 0.2; exit 5'])"
 
 
 def test_a_detached_child_does_not_hold_the_job(box: Sandbox) -> None:

@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Any
 
+from .cpus import CpuPins, usable_cpus
 from .errors import SandboxUnavailable
 from .image import DEFAULT_IMAGE, FORKSERVER, MOUNT_DIR, TRACER_DIR, docker_client, image_exists
 from .worker import START_TIMEOUT, FdChannel, LineChannel, Worker, WorkerDied
@@ -125,6 +126,7 @@ class DockerBackend:
         pids: int = 128,
         scratch_mb: int = 64,
         client: Any = None,
+        pin_cpus: bool = True,
     ) -> None:
         self.client = client or docker_client()
         if not image_exists(self.client, image):
@@ -139,6 +141,10 @@ class DockerBackend:
         self.session = uuid.uuid4().hex[:8]
         # a daemon on this machine can bind-mount a directory of ours: talk over a socket
         self.direct = _local_daemon(self.client)
+        # each container on a CPU of its own where there are enough (see sandbox.cpus); a remote
+        # daemon's CPUs are not ours to know
+        self.pins = CpuPins(usable_cpus() if pin_cpus and self.direct else [])
+        self._pinned: dict[int, int | None] = {}
 
     def container_options(self) -> dict[str, Any]:
         return {
@@ -176,7 +182,17 @@ class DockerBackend:
         if self.closed:
             raise SandboxUnavailable("the sandbox is closed")
         if self.direct:
-            return self._start_direct()
+            cpu = self.pins.take()
+            try:
+                worker = self._start_direct(cpu)
+            except SandboxUnavailable:
+                self.pins.give(cpu)
+                if cpu is None:
+                    raise
+                self.pins.disable()  # a daemon whose CPU set differs from ours: run anywhere
+                return self.start_worker()
+            self._pinned[id(worker)] = cpu
+            return worker
         try:
             container = self.client.containers.create(self.image, **self.container_options())
             sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -186,7 +202,7 @@ class DockerBackend:
         raw = getattr(sock, "_sock", sock)
         return self._greet(container, SocketChannel(raw))
 
-    def _start_direct(self) -> Worker:
+    def _start_direct(self, cpu: int | None) -> Worker:
         """A container whose server connects, once, to a unix socket of ours: jobs and
         replies then go straight between the two processes, not through the daemon's
         attach stream (two copies in the daemon and its shim for every message)."""
@@ -203,6 +219,8 @@ class DockerBackend:
             options["stdin_open"] = False
             options["volumes"][where] = {"bind": CHANNEL_MOUNT, "mode": "ro"}
             options["environment"]["CWM_CHANNEL"] = f"{CHANNEL_MOUNT}/s"
+            if cpu is not None:
+                options["cpuset_cpus"] = str(cpu)
             # if this process dies, the socket closes, the server reads EOF and exits,
             # and the container goes away by itself
             container = self.client.containers.create(self.image, **options)
@@ -232,6 +250,7 @@ class DockerBackend:
 
     def stop_worker(self, worker: Worker) -> None:
         container = self._containers.pop(id(worker), None)
+        self.pins.give(self._pinned.pop(id(worker), None))
         worker.close()
         if container is not None:
             _remove(container)

@@ -16,10 +16,12 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .cpus import CpuPins, usable_cpus
 from .errors import SandboxUnavailable
 from .image import FORKSERVER, MOUNT_DIR, TRACER_DIR
 from .worker import FdChannel, Worker, WorkerDied
@@ -40,7 +42,7 @@ def system_python() -> str:
 class ProcessBackend:
     """Fork servers in bubblewrap sandboxes (``isolate=True``) or bare processes."""
 
-    def __init__(self, isolate: bool = True, python: str | None = None) -> None:
+    def __init__(self, isolate: bool = True, python: str | None = None, *, pin_cpus: bool = True) -> None:
         self.isolate = isolate
         self.name = "process" if isolate else "none"
         self.python = python or system_python()
@@ -56,6 +58,8 @@ class ProcessBackend:
                 stacklevel=2,
             )
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.pins = CpuPins(usable_cpus() if pin_cpus else [])  # each sandbox on a CPU of its own
+        self._pinned: dict[int, int | None] = {}
         self.closed = False
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cwm-sandbox-starter")
 
@@ -119,26 +123,30 @@ class ProcessBackend:
             cwd="/",
             **kwargs,
         )
+        cpu = self.pins.take()
         try:
             # bwrap --die-with-parent ties the sandbox to the *thread* that started it:
             # start every one from this backend's own thread, which lives as long as it does
-            # (mypy types a partial of Popen by its first overload, text mode: this one is bytes)
-            proc: subprocess.Popen[bytes] = self._starter.submit(popen).result()  # type: ignore[assignment]
+            proc: subprocess.Popen[bytes] = self._starter.submit(_pinned, popen, cpu).result()
         except OSError as exc:
+            self.pins.give(cpu)
             raise SandboxUnavailable(f"cannot start the {self.name} sandbox: {exc}") from None
         assert proc.stdin is not None and proc.stdout is not None
         channel = FdChannel(proc.stdin.fileno(), proc.stdout.fileno())
         try:
             worker = Worker(channel, f"{self.name}-{proc.pid}")
         except WorkerDied as exc:
+            self.pins.give(cpu)
             proc.kill()
             proc.wait()
             raise SandboxUnavailable(f"the {self.name} sandbox did not start: {exc}") from None
         self._procs[id(worker)] = proc
+        self._pinned[id(worker)] = cpu
         return worker
 
     def stop_worker(self, worker: Worker) -> None:
         proc = self._procs.pop(id(worker), None)
+        self.pins.give(self._pinned.pop(id(worker), None))
         worker.close()
         if proc is None:
             return
@@ -155,3 +163,16 @@ class ProcessBackend:
             proc.kill()
             proc.wait()
         self._starter.shutdown(wait=False)
+
+
+def _pinned(popen: Callable[[], Any], cpu: int | None) -> Any:
+    """Start a process on ``cpu`` alone: the starter thread takes that affinity for the fork
+    (the child inherits it, before it can fork anything of its own), then gets its own back."""
+    if cpu is None:
+        return popen()
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        return popen()
+    finally:
+        os.sched_setaffinity(0, before)

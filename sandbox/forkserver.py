@@ -1052,14 +1052,22 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     os._exit = posix._exit = program_exit  # type: ignore[assignment]
     started = [False]
 
-    def start_flusher(*_: Any) -> None:
-        if started[0]:
-            return
-        started[0] = True
+    def start_flusher(*_: Any) -> bool:
+        """Start the flusher thread (once); then the signal that starts it is ignored, which an
+        exec'd image keeps (a handler it would not): one sent later, or pending but blocked, would
+        kill the new image once it unblocks its signals, as sh does. False if that could not be
+        done here (only the main thread sets a signal's action)."""
+        if not started[0]:
+            started[0] = True
+            try:
+                _thread.start_new_thread(sink.run_flusher, ())
+            except RuntimeError:  # no thread to be had (a process limit): the events come at the end
+                pass
         try:
-            _thread.start_new_thread(sink.run_flusher, ())
-        except RuntimeError:  # no thread to be had (a process limit): the events come at the end
-            pass
+            signal.signal(FLUSH_SIGNAL, signal.SIG_IGN)  # drops one already pending, too
+        except ValueError:
+            return False
+        return True
 
     signal.signal(FLUSH_SIGNAL, start_flusher)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {FLUSH_SIGNAL})  # one sent before now is delivered here
@@ -1067,8 +1075,9 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     def audit(event: str, args: tuple[Any, ...]) -> None:
         if event in FLUSH_BEFORE or event[:7] == "ctypes.":
             sink.flush_now()
-            if event == "os.exec":  # the new image must not die of the flusher's signal
-                start_flusher()  # (and if the exec fails, this process keeps its flusher)
+            # the new image must not die of the flusher's signal (and if the exec fails, this
+            # process keeps its flusher); from a thread, blocking it is the most that can be done
+            if event == "os.exec" and not start_flusher():
                 signal.pthread_sigmask(signal.SIG_BLOCK, {FLUSH_SIGNAL})
 
     def flushed_first(real: Any) -> Any:

@@ -357,13 +357,28 @@ def test_os_exit_says_so_and_a_forks_exit_is_its_own(box: Sandbox) -> None:
     assert trace.outcome.status == "raised" and trace.outcome.value.startswith("TypeError("), trace.outcome
 
 
-def test_an_exec_runs_its_image_to_the_end(box: Sandbox) -> None:
-    # the exec'd image must not die of the flusher's signal (sent to a job still running at 5 ms)
-    source = PLAIN_LOOP + "    os.execv('/bin/sh', ['sh', '-c', 'sleep 0.2; exit 5'])\n"
-    trace = box.run(Job(source, "f()", limits=LIMITS))
-    assert trace.outcome.status == "crashed", trace.outcome
-    assert "exited (code 5)" in trace.outcome.detail, trace.outcome
-    assert trace.events[-1].source_line == "    os.execv('/bin/sh', ['sh', '-c', 'sleep 0.2; exit 5'])"
+EXEC_SH = "os.execv('/bin/sh', ['sh', '-c', 'sleep 0.05; exit 5'])"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # at once: the flusher's signal (sent to a job still running at 5 ms) reaches sh, which
+        # unblocks its signals; after a loop it may come just before the exec
+        f"import os\ndef f():\n    {EXEC_SH}\n",
+        PLAIN_LOOP + f"    {EXEC_SH}\n",
+        # from a thread, which cannot set a signal's action
+        f"import os, threading, time\ndef f():\n    threading.Thread(target=lambda: {EXEC_SH}).start()\n"
+        "    time.sleep(5)\n",
+    ],
+    ids=["at_once", "after_a_loop", "from_a_thread"],
+)
+def test_an_exec_runs_its_image_to_the_end(box: Sandbox, source: str) -> None:
+    for _ in range(3):
+        trace = box.run(Job(source, "f()", limits=LIMITS))
+        assert trace.outcome.status == "crashed", trace.outcome
+        assert "exited (code 5)" in trace.outcome.detail, trace.outcome
+        assert trace.events, trace.outcome
 
 
 def test_a_detached_child_does_not_hold_the_job(box: Sandbox) -> None:

@@ -92,3 +92,41 @@ def test_contents_match_dynamic_layer_through_growth_crop_reorder_batch_selectio
     last = kv(2, 4, 1001)
     both(lambda layer: layer.reset(), lambda layer: layer.update(*last))
     assert growing.get_seq_length() == 4
+
+
+def test_a_crop_keeps_the_buffer_so_the_next_token_is_written_in_place() -> None:
+    layer, dynamic = GrowingLayer(), DynamicLayer()
+    for one in (layer, dynamic):
+        one.update(*kv(1, 100, 0))
+        one.crop(-7)  # prompt lookup: drafted tokens the model did not keep
+        one.update(*kv(1, 3, 1))
+    storage = layer.keys.untyped_storage().data_ptr()
+    layer.crop(-2)
+    dynamic.crop(-2)
+    keys, _ = layer.update(*kv(1, 1, 2))
+    dynamic.update(*kv(1, 1, 2))
+    assert keys.untyped_storage().data_ptr() == storage
+    assert torch.equal(layer.keys, dynamic.keys) and torch.equal(layer.values, dynamic.values)
+    assert layer.get_seq_length() == 95
+
+
+def test_prompt_lookup_generates_what_plain_greedy_decoding_does() -> None:
+    model = tiny_model()
+    # a repetitive prompt, so that drafts are found, and some are kept and some refused
+    ids = torch.tensor([list(range(1, 21)) * 4])
+    runs = []
+    for lookup in (None, 10):
+        with torch.no_grad():
+            runs.append(
+                model.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=MIN_ROOM + 40,
+                    min_new_tokens=MIN_ROOM + 40,
+                    do_sample=False,
+                    pad_token_id=0,
+                    prompt_lookup_num_tokens=lookup,
+                    cache=GrowingCache(model.config),
+                )
+            )
+    assert torch.equal(runs[0], runs[1])

@@ -23,7 +23,7 @@ import pytest
 
 from benchmarks.compare import compare_free
 from benchmarks.metrics import first_divergence, macro, trace_metrics
-from benchmarks.predictors import CopyPredictor, Prediction, PredictorError, Task
+from benchmarks.predictors import DEFAULT_LOOKUP_TOKENS, CopyPredictor, Prediction, PredictorError, Task
 from tests import train_support
 from tracer import parse_cwm, record, render_cwm
 from tracer.cwm_render import shown_locals
@@ -204,13 +204,50 @@ def test_hf_rollout_encodes_the_prompt_once_then_one_token_per_step(hf: Any) -> 
     handle = hf.model.register_forward_pre_hook(
         lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
     )
+    hf.lookup_tokens = 0  # plain decoding (prompt lookup checks several tokens a pass: below)
     try:
         [p] = hf.free([Task.of(train_support.traces()[0])])
     finally:
         handle.remove()
+        hf.lookup_tokens = DEFAULT_LOOKUP_TOKENS
     prompt = len(hf.prompt_ids(p.task))
     assert widths[0] == prompt and len(widths) > 5
     assert set(widths[1:]) == {1}  # the KV cache: the prefix is never encoded again
+
+
+@pytest.mark.slow
+def test_hf_prompt_lookup_writes_the_same_rollouts_in_fewer_passes(hf: Any) -> None:
+    widths: list[int] = []
+    handle = hf.model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    tasks = [Task.of(t) for t in train_support.traces()[::2]]
+    try:
+        looked: list[Any] = []
+        passes = []
+        for task in tasks:  # one program at a time: the way prompt lookup is used
+            widths.clear()
+            looked.append(hf.free([task])[0])
+            passes.append(list(widths))
+        hf.lookup_tokens = 0
+        widths.clear()
+        plain = [hf.free([task])[0] for task in tasks]
+        steps = len(widths) - len(tasks)  # plain: one pass a token after each prompt
+        cut = [(t, n) for t in tasks for n in (2, 3, 4, 5, 6)]  # a frame limit mid-draft
+        plain_max = [hf.free([t], max_frames=n)[0] for t, n in cut]
+        hf.lookup_tokens = DEFAULT_LOOKUP_TOKENS
+        looked_max = [hf.free([t], max_frames=n)[0] for t, n in cut]
+    finally:
+        handle.remove()
+        hf.lookup_tokens = DEFAULT_LOOKUP_TOKENS
+    # the same tokens and the same stop: a draft past the entry's return or max_frames is cut
+    assert [(p.text, p.stopped) for p in looked] == [(p.text, p.stopped) for p in plain]
+    assert [(p.text, p.stopped) for p in looked_max] == [(p.text, p.stopped) for p in plain_max]
+    for task, one in zip(tasks, passes, strict=True):
+        # the prompt once (with the first draft); then a token and its draft a pass
+        assert 0 <= one[0] - len(hf.prompt_ids(task)) <= DEFAULT_LOOKUP_TOKENS
+        assert max(one[1:]) <= DEFAULT_LOOKUP_TOKENS + 1
+    assert sum(len(one) - 1 for one in passes) < steps / 2  # a trace repeats itself: most drafts kept
 
 
 @pytest.mark.slow
@@ -596,6 +633,11 @@ def test_predict_bad_input_is_one_line(tmp_path: Path) -> None:
     one_line_error(cwm("predict", str(binary), "--call", "f()", "--backend", "copy"), 2, "not UTF-8")
     one_line_error(cwm("predict", str(tmp_path), "--call", "f()", "--backend", "copy"), 2, "is a directory")
     one_line_error(cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--constrain"), 2, "--constrain")
+    for lookup in (
+        ("--backend", "copy", "--lookup-tokens", "3"),
+        ("--model", str(source.parent), "--lookup-tokens", "-1"),
+    ):
+        one_line_error(cwm("predict", str(source), "--call", "f(1)", *lookup), 2, "--lookup-tokens")
     before = tmp_path / "raises.py"
     before.write_text("raise SystemExit(3)\ndef f():\n    return 1\n")
     done = cwm("predict", str(before), "--call", "f()", "--backend", "copy")

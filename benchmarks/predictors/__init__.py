@@ -20,6 +20,7 @@ from typing import Any
 
 from .base import (
     DEFAULT_BATCH_SIZE,
+    DEFAULT_LOOKUP_TOKENS,
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_TOKENS,
     Prediction,
@@ -90,6 +91,7 @@ def __getattr__(name: str) -> Any:  # the model predictors import torch / openai
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_LOOKUP_TOKENS",
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_TOKENS",
     "NAMES",

@@ -24,6 +24,9 @@ from tracer.cwm_tokens import ACTION_SEP, ARG_SEP, FRAME_SEP, KIND_TOKENS, RETUR
 DEFAULT_MAX_FRAMES = 200  # a free-running prediction stops after this many frames
 DEFAULT_MAX_TOKENS = 4096  # ... or this many generated tokens
 DEFAULT_BATCH_SIZE = 8  # programs a local model generates at once
+# prompt lookup decoding (one program, greedy): up to this many tokens drafted from the text so
+# far and checked by the model in one pass; the same tokens as plain greedy decoding
+DEFAULT_LOOKUP_TOKENS = 10
 
 
 class PredictorError(Exception):

@@ -9,8 +9,10 @@ whose full-attention layers keep their keys and values in buffers with room
 to spare, grown by half again when full: a step writes one token's keys and
 values, and the layer's ``keys``/``values`` are views of the filled part.
 
-Anything else that replaces a layer's tensors (``crop``, ``reorder_cache``,
-``batch_select_indices``, ``reset``) keeps working: the layer sees that its
+``crop`` (prompt lookup drops the drafted tokens the model did not keep)
+shortens the views, so the next token is written in place again. Anything else
+that replaces a layer's tensors (``reorder_cache``, ``batch_select_indices``,
+``reset``) keeps working: the layer sees that its
 ``keys`` is no longer its own view and copies it into a new buffer on the
 next update.
 """
@@ -55,6 +57,15 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = buffers[0][..., :end, :], buffers[1][..., :end, :]
         self._views = (self.keys, self.values)
         return self.keys, self.values
+
+    def crop(self, tokens_to_remove: int) -> None:
+        views = self._views
+        own = views is not None and self.keys is views[0] and self.values is views[1]
+        super().crop(tokens_to_remove)
+        if own and self._buffers is not None:  # the same buffers: the next update writes over the rest
+            end = self.keys.shape[-2]
+            self.keys, self.values = self._buffers[0][..., :end, :], self._buffers[1][..., :end, :]
+            self._views = (self.keys, self.values)
 
     def reset(self) -> None:
         super().reset()  # the next update would start afresh anyway: this frees the buffers now

@@ -14,7 +14,11 @@ folder), on traces of at least ``--min-frames`` frames recorded here:
   that every row writes the real frames' tokens and none is padded (what a
   batch of programs of one length costs). The default sizes are 1 and the
   predictor's own batch size. Target: at least 3x the frames/s, judged at the
-  predictor's batch size.
+  predictor's batch size. At batch 1 both ways decode as the predictor does
+  one program, with prompt lookup (``--lookup-tokens``; 0 turns it off): the
+  share of tokens a forward pass writes is reported, since it depends on the
+  model (a model that copies its context keeps more drafts; an untrained one
+  that repeats itself keeps them too).
 - **single-step**: one forward pass over the whole trace (the argmax at every
   position, :func:`training.metrics.argmax_predictions`) against greedy
   generation of each frame from the true prefix (the re-encoding way at batch
@@ -108,7 +112,9 @@ def traces(min_frames: int, max_tokens: int, encoder: Any) -> list[Any]:
     return found
 
 
-def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stride: int, log: Any) -> dict[str, Any]:
+def measure(
+    model_dir: str | None, min_frames: int, batches: Sequence[int], stride: int, lookup: int, log: Any
+) -> dict[str, Any]:
     import torch
 
     from benchmarks.predictors import Task
@@ -142,6 +148,9 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
         raise ValueError(f"no trace of {min_frames} frames fits the model's {context} tokens")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else encoder.eos
 
+    passes = [0]
+    model.register_forward_pre_hook(lambda *_: passes.__setitem__(0, passes[0] + 1))
+
     def generate(prefix: list[int], rows: int, n: int) -> None:
         with torch.no_grad():
             model.generate(
@@ -151,10 +160,19 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
                 min_new_tokens=n,
                 do_sample=False,
                 pad_token_id=pad,
+                prompt_lookup_num_tokens=lookup if rows == 1 and lookup else None,  # as HFPredictor
                 cache=GrowingCache(model.config),  # what HFPredictor uses
             )
 
-    figures: dict[str, Any] = {"traces": len(chosen), "frames_per_trace": [], "context": context, "stride": stride}
+    figures: dict[str, Any] = {
+        "traces": len(chosen),
+        "frames_per_trace": [],
+        "context": context,
+        "stride": stride,
+        "lookup_tokens": lookup,
+        "model": model_dir or "tiny-cpu shape, untrained",
+    }
+    written = {b: [0, 0] for b in batches}  # the rollout's tokens, and its forward passes
     runs = {b: {"cached": [0.0, 0], "reencode": [0.0, 0]} for b in batches}  # seconds, frames
     one_pass = [0.0, 0]
     for trace in chosen:
@@ -166,7 +184,10 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
         for rows in batches:
             log(f"{trace.program.entry}: {len(rest)} frames, batch {rows}")
             started = time.perf_counter()  # the rollout: one generate, the cache holds everything
+            before = passes[0]
             generate(prompt, rows, sum(len(f) for f in rest))
+            written[rows][0] += sum(len(f) for f in rest)
+            written[rows][1] += passes[0] - before
             cached = runs[rows]["cached"]
             cached[0] += time.perf_counter() - started
             cached[1] += rows * len(rest)
@@ -197,9 +218,11 @@ def measure(model_dir: str | None, min_frames: int, batches: Sequence[int], stri
         }
         for rows, ways in runs.items()
     }
-    for one in figures["batches"].values():
+    for rows, one in figures["batches"].items():
         fps = one["frames_per_second"]
         one["cached_ratio"] = fps["cached"] / fps["reencode"]
+        tokens, steps = written[int(rows)]
+        one["tokens_per_pass"] = tokens / max(steps, 1)
     figures["one_pass"] = {
         "seconds": one_pass[0],
         "frames": one_pass[1],
@@ -222,7 +245,7 @@ def batch_sizes(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.predictors import DEFAULT_BATCH_SIZE
+    from benchmarks.predictors import DEFAULT_BATCH_SIZE, DEFAULT_LOOKUP_TOKENS
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.rollout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a trained model folder (default: the tiny-cpu shape, built here)")
@@ -236,15 +259,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "the target is judged at the predictor's size when it is timed, else at the largest)",
     )
     parser.add_argument(
+        "--lookup-tokens",
+        type=int,
+        default=DEFAULT_LOOKUP_TOKENS,
+        metavar="N",
+        help=f"batch 1: prompt lookup drafts of up to N tokens, as the predictor (default: {DEFAULT_LOOKUP_TOKENS}; 0: off)",
+    )
+    parser.add_argument(
         "--stride", type=int, default=3, metavar="K", help="re-encoding: time a sample of one frame in K (default: 3)"
     )
     add_report_options(parser)
     args = parser.parse_args(argv)
     at_least(parser, 2, "--min-frames must be at least 2", args.min_frames)
     at_least(parser, 1, "--stride must be at least 1", args.stride)
+    at_least(parser, 0, "--lookup-tokens must be at least 0", args.lookup_tokens)
     log = (lambda _m: None) if args.quiet else (lambda m: print(f"  {m}", file=sys.stderr, flush=True))
     try:
-        figures = measure(args.model, args.min_frames, args.batch, args.stride, log)
+        figures = measure(args.model, args.min_frames, args.batch, args.stride, args.lookup_tokens, log)
     except (ValueError, OSError) as exc:
         from benchmarks.speed.common import cannot_run
 
@@ -254,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for size, one in figures["batches"].items():
         fps = one["frames_per_second"]
-        rows.append([f"free-running, batch {size}: KV-cached rollout", f"{fps['cached']:.1f}"])
+        per = f", {one['tokens_per_pass']:.2f} tokens a pass" if int(size) == 1 and args.lookup_tokens else ""
+        rows.append([f"free-running, batch {size}: KV-cached rollout{per}", f"{fps['cached']:.1f}"])
         rows.append([f"free-running, batch {size}: prefix re-encoded every frame", f"{fps['reencode']:.1f}"])
     rows.append(["single-step: one forward pass", f"{figures['one_pass']['frames_per_second']:.1f}"])
     if "1" in figures["batches"]:

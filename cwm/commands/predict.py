@@ -70,7 +70,7 @@ examples:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from benchmarks.predictors.base import DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS
+    from benchmarks.predictors.base import DEFAULT_LOOKUP_TOKENS, DEFAULT_MAX_FRAMES, DEFAULT_MAX_TOKENS
 
     p = commands.add_parser(
         "predict",
@@ -103,6 +103,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="hf: constrained decoding: every frame well formed, every action a line of the program",
     )
+    p.add_argument(
+        "--lookup-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"hf, greedy: prompt lookup decoding, drafts of up to N tokens from the trace so far, checked by "
+        f"the model in one pass (the same tokens, faster; default: {DEFAULT_LOOKUP_TOKENS}; 0: off)",
+    )
     p.add_argument("--device", default="auto", help="hf: cuda, mps, cpu or auto (default)")
     p.add_argument("--sandbox", choices=SANDBOXES, default="auto", help="where the program runs (default: auto)")
     add_timeout_option(p, "limit of the real run")
@@ -132,6 +140,8 @@ def _predictor(args: argparse.Namespace) -> Any:
     backend = args.backend or ("openai" if args.base_url else "hf")
     if args.constrain and backend != "hf":
         raise UsageError("--constrain is for the hf predictor (it steers the model's own decoding)")
+    if args.lookup_tokens is not None and (backend != "hf" or args.lookup_tokens < 0):
+        raise UsageError("--lookup-tokens is a count of tokens (0 or more) for the hf predictor")
     if backend in ("copy", "oracle"):
         for flag, value in (("--model", args.model), ("--adapter", args.adapter), ("--base-url", args.base_url)):
             if value:
@@ -182,6 +192,7 @@ def _predictor(args: argparse.Namespace) -> Any:
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,
         constrain=args.constrain,
+        **({} if args.lookup_tokens is None else {"lookup_tokens": args.lookup_tokens}),
     )
 
 

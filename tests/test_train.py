@@ -167,6 +167,57 @@ def test_a_signal_saves_a_checkpoint_where_it_stopped_and_resume_goes_on(
         assert got[n] == pytest.approx(want[n], rel=1e-4, abs=1e-5), n
 
 
+def _killed_after_its_last_checkpoint(trained: Path, run: Path) -> None:
+    """A copy of the trained run as a kill while it wrote its final model leaves it."""
+    import shutil
+
+    shutil.copytree(trained, run)
+    shutil.rmtree(run / "final")
+    (run / "summary.json").unlink()
+
+
+@pytest.mark.slow
+def test_resumed_after_its_last_checkpoint_it_takes_no_step_more(tmp_path: Path, dataset: Path, trained: Path) -> None:
+    run = tmp_path / "run"
+    _killed_after_its_last_checkpoint(trained, run)
+    resumed = cwm("train", str(recipe(tmp_path, dataset)), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "checkpoint-24 ends the training" in resumed.stderr
+    assert "step 25/" not in resumed.stderr  # the Trainer alone would take a 25th step
+    summary, before = (json.loads((r / "summary.json").read_text()) for r in (run, trained))
+    assert summary["steps"] == 24 and max(losses(run)) == 24
+    # the final model is the checkpoint's weights: it scores as the uninterrupted run's did
+    assert summary["eval"]["eval_loss"] == pytest.approx(before["eval"]["eval_loss"], rel=1e-5)
+    for noise in ("FutureWarning", "missing keys", "Writing model shards", "Packing train dataset"):
+        assert noise not in resumed.stderr, noise
+    refused(cwm("train", str(recipe(tmp_path, dataset)), "--resume"), "is finished")  # and now it is done
+
+
+@pytest.mark.slow
+def test_a_resumed_run_counts_the_time_it_spent_before(tmp_path: Path, dataset: Path, trained: Path) -> None:
+    clock = json.loads((trained / "checkpoint-24" / "cwm_run.json").read_text())["clock"]
+    assert clock["budget_seconds"] > 0 and 0 < clock["train_seconds"] <= clock["budget_seconds"]
+    # a budget of one minute, already spent when the checkpoint was saved: nothing left to train
+    run = tmp_path / "run"
+    _killed_after_its_last_checkpoint(trained, run)
+    import shutil
+
+    shutil.rmtree(run / "checkpoint-24")  # the last one left is a step short of the end
+    (last,) = [p for p in run.glob("checkpoint-*")]
+    info = json.loads((last / "cwm_run.json").read_text())
+    info["clock"]["budget_seconds"] = 61.0
+    (last / "cwm_run.json").write_text(json.dumps(info))
+    step = int(last.name.removeprefix("checkpoint-"))
+    resumed = cwm("train", str(recipe(tmp_path, dataset, time_budget_minutes=1)), "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == step and summary["stopped_by_budget"], resumed.stderr[-2000:]
+    # with more budget the same run trains on from there, to its end
+    more = cwm("train", str(recipe(tmp_path, dataset, time_budget_minutes=30)), "--resume")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert json.loads((run / "summary.json").read_text())["steps"] == 24
+
+
 @pytest.mark.slow
 def test_lora_on_the_trained_model_then_merge(tmp_path: Path, dataset: Path, trained: Path) -> None:
     path = recipe(
@@ -351,7 +402,6 @@ def test_resume_against_another_recipe_or_dataset(tmp_path: Path, dataset: Path)
     import shutil
 
     copy = shutil.copytree(dataset, tmp_path / "copy")  # the same data elsewhere is the same dataset
-    resumed = cwm("train", str(path), "--resume", f"data.path={copy}")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    refused(cwm("train", str(path), "--resume", f"data.path={copy}"), "is finished")  # so it got past that check
     (tmp_path / "fresh").mkdir()
     refused(cwm("train", str(recipe(tmp_path / "fresh", dataset)), "--resume"), "no run to continue")

@@ -70,17 +70,29 @@ class Progress(_callback_base()):  # type: ignore[misc]
 class Budget(_callback_base()):  # type: ignore[misc]
     """Stops (and saves) the run when its time budget is spent."""
 
-    def __init__(self, minutes: float | None) -> None:
+    def __init__(self, minutes: float | None, spent: float = 0.0) -> None:
+        """``spent``: seconds the run spent before this process (a resumed run's, from its
+        checkpoint), so that a run pre-empted and resumed stops where it would have."""
         self.seconds = None if minutes is None else minutes * 60
+        self.before = spent
         self.started = time.monotonic()
         self.stopped = False
+
+    @property
+    def spent(self) -> float:
+        return self.before + time.monotonic() - self.started
+
+    @property
+    def exhausted(self) -> bool:
+        """Spent before this process began (a resumed run that has nothing left to train)."""
+        return self.seconds is not None and self.before >= self.seconds
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.started = time.monotonic()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         # each process has its own clock: they agree, or one would stop a step before the others
-        spent = self.seconds is not None and time.monotonic() - self.started >= self.seconds
+        spent = self.seconds is not None and self.spent >= self.seconds
         if _on_any_rank(spent, args):
             self.stopped = True
             control.should_training_stop = True
@@ -157,11 +169,12 @@ class EvalClock(_callback_base()):  # type: ignore[misc]
     longer than the interval, which would otherwise start the next at once.
     """
 
-    def __init__(self, minutes: float | None) -> None:
+    def __init__(self, minutes: float | None, training: float = 0.0) -> None:
+        """``training``: seconds of training before this process (a resumed run's)."""
         self.seconds = None if minutes is None else minutes * 60
-        self.training = 0.0  # seconds of training so far, evaluations left out
+        self.training = training  # seconds of training so far, evaluations left out
         self.last = time.monotonic()
-        self.done = 0
+        self.done = 0 if self.seconds is None else int(training // self.seconds)  # evaluations due so far
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.last = time.monotonic()
@@ -187,12 +200,30 @@ class EvalClock(_callback_base()):  # type: ignore[misc]
 
 
 class RunFiles(_callback_base()):  # type: ignore[misc]
-    """Every checkpoint also holds the tokenizer, the recipe and the dataset's fingerprint."""
+    """Every checkpoint also holds the tokenizer, the recipe and the dataset's fingerprint, and
+    the run's clocks (``CLOCK_KEY``: what :class:`Budget` and :class:`EvalClock` had counted)."""
 
-    def __init__(self, run_info: dict[str, Any], tokenizer: Any, file_name: str) -> None:
+    CLOCK_KEY = "clock"
+
+    def __init__(
+        self, run_info: dict[str, Any], tokenizer: Any, file_name: str, budget: Budget, evals: EvalClock
+    ) -> None:
         self.run_info = run_info
         self.tokenizer = tokenizer
         self.file_name = file_name
+        self.budget = budget
+        self.evals = evals
+
+    @classmethod
+    def clock(cls, checkpoint: str | None, file_name: str) -> dict[str, float]:
+        """The clocks saved in ``checkpoint`` (none: a fresh run, or one saved before they were)."""
+        if checkpoint is None:
+            return {}
+        try:
+            saved = json.loads((Path(checkpoint) / file_name).read_text()).get(cls.CLOCK_KEY)
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
@@ -200,4 +231,5 @@ class RunFiles(_callback_base()):  # type: ignore[misc]
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if checkpoint.is_dir():
             self.tokenizer.save_pretrained(str(checkpoint))
-            write_json(checkpoint / self.file_name, self.run_info)
+            clock = {"budget_seconds": self.budget.spent, "train_seconds": self.evals.training}
+            write_json(checkpoint / self.file_name, {**self.run_info, self.CLOCK_KEY: clock})

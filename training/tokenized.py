@@ -10,8 +10,10 @@ A trace that gives no example leaves a row saying why, counted and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,11 +48,23 @@ def split_file(path: str | Path, split: str) -> Path:
     return files[split]
 
 
+@contextlib.contextmanager
+def progress_bars(on: bool) -> Iterator[None]:
+    """datasets' progress bars on or off for a while, then as they were."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_on = not are_progress_bars_disabled()
+    (enable_progress_bars if on else disable_progress_bars)()
+    try:
+        yield
+    finally:
+        (enable_progress_bars if was_on else disable_progress_bars)()
+
+
 def load_traces(path: str | Path, split: str, limit: int | None = None) -> Any:
     """The split as a ``datasets.Dataset`` of trace rows (the first ``limit``)."""
     import pyarrow.parquet as pq
     from datasets import load_dataset
-    from datasets.utils import disable_progress_bars, enable_progress_bars
 
     file = split_file(path, split)
     try:
@@ -62,11 +76,8 @@ def load_traces(path: str | Path, split: str, limit: int | None = None) -> Any:
         raise DatasetError(f"{file} is not a trace table (no {', '.join(sorted(missing))} column)")
     if pq.ParquetFile(file).metadata.num_rows == 0:
         raise DatasetError(f"the {split!r} split is empty ({file} holds no trace)")
-    disable_progress_bars()  # reading it is quick; tokenizing it gets a bar
-    try:
+    with progress_bars(False):  # reading it is quick; tokenizing it gets a bar
         dataset = load_dataset("parquet", data_files={split: str(file)}, split=split)
-    finally:
-        enable_progress_bars()
     if limit is not None and limit < len(dataset):
         dataset = dataset.select(range(limit))
     return dataset
@@ -100,7 +111,6 @@ def tokenize(
 ) -> TokenizedSplit:
     """Examples of every trace in ``traces`` (a Dataset of trace rows), cached by fingerprint;
     ``progress``: a bar while tokenizing."""
-    from datasets.utils import disable_progress_bars, enable_progress_bars
 
     key = json.dumps(
         [traces._fingerprint, tokenizer_hash(tokenizer), max_length, overlap, max_windows, EXAMPLES_VERSION]
@@ -124,9 +134,7 @@ def tokenize(
                 out["skipped"][-1] = "cut" if report.cut else "capped"  # kept: the frames before train
         return out
 
-    if not progress:
-        disable_progress_bars()
-    try:
+    with progress_bars(progress):
         mapped = traces.map(
             batch_examples,
             batched=True,
@@ -135,14 +143,9 @@ def tokenize(
             new_fingerprint=fingerprint,
             desc="tokenizing traces",
         )
-    finally:
-        enable_progress_bars()
     report = _report(mapped, len(traces))
-    disable_progress_bars()  # an instant filter
-    try:
+    with progress_bars(False):  # an instant filter
         kept = mapped.filter(lambda skipped: skipped in KEPT, input_columns="skipped")
-    finally:
-        enable_progress_bars()
     return TokenizedSplit(kept, report, traces._fingerprint)
 
 

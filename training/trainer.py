@@ -18,9 +18,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +45,12 @@ from .model import (
     train_tokenizer,
 )
 from .recipe import RESUMABLE, Recipe, RecipeError
-from .tokenized import TokenizedSplit, content_hash, load_traces, tokenize
+from .tokenized import TokenizedSplit, content_hash, load_traces, progress_bars, tokenize
 
 RUN_FILE = "cwm_run.json"  # in the run directory and in every checkpoint: recipe, fingerprints
 TOKENIZER_DIR = "tokenizer"
 FINAL_DIR = "final"
+SUMMARY_FILE = "summary.json"  # written last: a run with it (and final/) is finished
 
 
 @dataclass
@@ -72,6 +75,14 @@ class TrainingInterrupted(Exception):
 
 
 def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> RunResult:
+    """Train as ``recipe`` says (``resume``: go on from the run's last checkpoint); ``progress``
+    prints a line per log. The libraries' own progress bars (TRL's dataset preparation,
+    transformers' checkpoint writing) are off meanwhile: the progress line says it all."""
+    with _library_bars_off():
+        return _train(recipe, resume=resume, progress=progress)
+
+
+def _train(recipe: Recipe, *, resume: bool, progress: bool) -> RunResult:
     out = Path(recipe.output.dir)
     # -- 1. the model's kind, the data and the run directory, before anything heavy loads --
     if recipe.model.tiny is not None and recipe.method != "full":
@@ -96,6 +107,15 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         "dataset": str(recipe.data.path),
     }
     last_checkpoint = _check_run_dir(out, run_info, resume)
+    clock = RunFiles.clock(last_checkpoint, RUN_FILE)  # a resumed run's clocks go on from its checkpoint
+    budget = Budget(recipe.time_budget_minutes, spent=clock.get("budget_seconds", 0.0))
+    evals = EvalClock(recipe.eval.every_minutes, training=clock.get("train_seconds", 0.0))
+    at_the_end = last_checkpoint is not None and _trained_to_the_end(last_checkpoint, budget)
+    if at_the_end and (out / SUMMARY_FILE).exists() and (out / FINAL_DIR / RUN_FILE).exists():
+        raise RecipeError(
+            f"--resume: the run in {out} is finished (its model: {out / FINAL_DIR}); to train it further, "
+            "raise time_budget_minutes, or start a new run from it (model.name) in another output.dir"
+        )
 
     # -- 2. tokenizer and model ---------------------------------------------------------
     import torch
@@ -145,6 +165,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     batch, accum = recipe.optim.batch_size, recipe.optim.grad_accum
     if recipe.sequence.packing and attention_of(model) != "flash_attention_2":
         batch, accum = 1, batch * accum
+    checkpointing: dict[str, Any] = {_checkpointing_field(): recipe.model.gradient_checkpointing}
     args = SFTConfig(
         output_dir=str(out),
         max_length=length,
@@ -174,7 +195,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         eval_strategy="steps" if recipe.eval.every_steps and len(eval_split.dataset) else "no",
         eval_steps=recipe.eval.every_steps,
         report_to=report_to,
-        gradient_checkpointing=recipe.model.gradient_checkpointing,
+        **checkpointing,
         bf16=bf16,
         use_cpu=not use_cuda,
         disable_tqdm=True,  # the progress line below says step, loss, tokens/s and ETA
@@ -186,7 +207,6 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     train_data = train_split.dataset.select_columns(columns)
     eval_data = eval_split.dataset.select_columns(columns) if len(eval_split.dataset) else None
     peft = lora_config(recipe.lora, model, new_tokens) if recipe.method in ("lora", "qlora") else None
-    budget = Budget(recipe.time_budget_minutes)
     interrupt = Interrupt()
     trainer = _Trainer(
         model=model,
@@ -198,8 +218,8 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         callbacks=[
             Progress(progress),
             budget,
-            EvalClock(recipe.eval.every_minutes),
-            RunFiles(run_info, tokenizer, RUN_FILE),
+            evals,
+            RunFiles(run_info, tokenizer, RUN_FILE, budget, evals),
             interrupt,  # after RunFiles: its checkpoint holds the run's files too
         ],
         cwm_eval=(eval_examples, recipe.eval.batch_size, tokenizer.pad_token_id),
@@ -209,10 +229,18 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     trainer.remove_callback(PrinterCallback)  # the progress line says it in one line
 
     # -- 5. train, save, evaluate, plot ---------------------------------------------------
-    try:
-        result = trainer.train(resume_from_checkpoint=last_checkpoint)
-    finally:
-        interrupt.restore()
+    if at_the_end and last_checkpoint is not None and _load_checkpoint(trainer, last_checkpoint):
+        # killed after its last checkpoint (writing the final model, or evaluating it): the
+        # Trainer would take one step more on resuming (it checks for the end only after a step)
+        _say(progress, f"{last_checkpoint} ends the training: writing the final model")
+        budget.stopped = budget.exhausted
+        train_loss = next((h["train_loss"] for h in reversed(trainer.state.log_history) if "train_loss" in h), None)
+    else:
+        with _TiedKeysWarning(trainer.model):
+            try:
+                train_loss = trainer.train(resume_from_checkpoint=last_checkpoint).training_loss
+            finally:
+                interrupt.restore()
     if interrupt.stopped_at is not None:
         raise TrainingInterrupted(
             interrupt.signum or signal.SIGINT, interrupt.stopped_at, out / f"checkpoint-{interrupt.stopped_at}"
@@ -226,7 +254,7 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
     evaluation = trainer.evaluate() if eval_data is not None else {}
     figures = {k.removeprefix("eval_next_frame_"): v for k, v in evaluation.items() if "next_frame" in k}
     summary = {
-        "train_loss": result.training_loss,
+        "train_loss": train_loss,
         "steps": trainer.state.global_step,
         "eval": evaluation,
         "copy": copy,
@@ -234,14 +262,115 @@ def train(recipe: Recipe, *, resume: bool = False, progress: bool = True) -> Run
         "history": trainer.state.log_history,
         "examples": {"train": train_split.report.__dict__, "eval": eval_split.report.__dict__},
     }
-    write_json(out / "summary.json", summary)
+    write_json(out / SUMMARY_FILE, summary)
     plot_curves(trainer.state.log_history, out / "curves.png", copy)
     _say(progress, f"model on {recipe.data.eval_split!r}: {_figures(figures)}  (copy: {_figures(copy)})")
     _say(progress, f"saved {final}")
-    return RunResult(out, final, result.training_loss, evaluation, copy, trainer.state.global_step, budget.stopped)
+    return RunResult(out, final, train_loss, evaluation, copy, trainer.state.global_step, budget.stopped)
 
 
 # -- the pieces ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def _library_bars_off() -> Iterator[None]:
+    from transformers.utils import logging as transformers_logging
+
+    was_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        with progress_bars(False):  # datasets' (tokenizing turns its own bar on)
+            yield
+    finally:
+        if was_on:
+            transformers_logging.enable_progress_bar()
+
+
+def _checkpointing_field() -> str:
+    """TrainingArguments' name for gradient checkpointing: ``activation_checkpointing`` since
+    transformers 5.2x (the old name warns that it is deprecated), ``gradient_checkpointing`` before."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+def _trained_to_the_end(checkpoint: str, budget: Budget) -> bool:
+    """Whether ``checkpoint`` is the last step of the run: its step count, or its time budget, is reached."""
+    try:
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+        done = state["global_step"] >= state["max_steps"] > 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return done or budget.exhausted
+
+
+def _load_checkpoint(trainer: Any, checkpoint: str) -> bool:
+    """The trainer's state and weights as ``checkpoint`` saved them, without a training step.
+    False for a checkpoint this does not read (FSDP, DeepSpeed): the Trainer resumes those."""
+    from safetensors.torch import load_file
+    from transformers import TrainerState
+
+    folder = Path(checkpoint)
+    adapter, weights = folder / "adapter_model.safetensors", folder / "model.safetensors"
+    if adapter.exists():
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(trainer.model, load_file(str(adapter)))
+    elif weights.exists():
+        missing, unexpected = trainer.model.load_state_dict(load_file(str(weights)), strict=False)
+        if set(missing) - _tied_names(trainer.model) or unexpected:  # tied weights are saved once
+            raise RecipeError(f"--resume: {checkpoint} does not hold this model's weights")
+    else:
+        return False
+    trainer.state = TrainerState.load_from_json(str(folder / "trainer_state.json"))
+    return True
+
+
+def _tied_names(model: Any) -> set[str]:
+    """Names of the parameters that share their tensor with one named before them (tied)."""
+    seen: set[int] = set()
+    tied = set()
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if id(param) in seen:
+            tied.add(name)
+        seen.add(id(param))
+    return tied
+
+
+class _TiedKeysWarning:
+    """While resuming, drop the Trainer's warning that a checkpoint lacks the tied weights
+    (``lm_head.weight``): they are saved once, as the embedding, and load with it. A
+    ``logging.Filter`` on the Trainer's logger; any other missing key is still reported."""
+
+    PREFIX = "There were missing keys in the checkpoint model loaded: "
+
+    def __init__(self, model: Any) -> None:
+        import logging
+
+        self.tied = _tied_names(model)
+        self.logger = logging.getLogger("transformers.trainer")
+
+    def filter(self, record: Any) -> bool:
+        import ast
+
+        message = record.getMessage()
+        if not message.startswith(self.PREFIX):
+            return True
+        try:
+            keys = ast.literal_eval(message.removeprefix(self.PREFIX).rstrip("."))
+        except (ValueError, SyntaxError):
+            return True
+        return not (isinstance(keys, list) and keys and set(keys) <= self.tied)
+
+    def __enter__(self) -> _TiedKeysWarning:
+        self.logger.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeFilter(self)
+
+
 def _make_trainer_class() -> type:
     from trl import SFTTrainer
 

@@ -7,6 +7,7 @@
 - ``training.metrics``: teacher-forced next-frame exact match, for a model and for ``copy``;
 - ``training.trainer``: the run itself (:func:`train`), and :func:`merge` of an adapter.
 - ``training.callbacks``: what hangs on the trainer (progress, budget, a signal's stop, evaluation clock).
+- ``training.hub``: whether a model name is a folder or a hub id, and whether the hub answers.
 
 Nothing heavy is imported here: ``import training`` does not load torch.
 """

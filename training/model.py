@@ -19,6 +19,7 @@ from typing import Any
 
 from tracer import SPECIAL_TOKENS
 
+from .hub import hub_kwargs, unreachable_note
 from .recipe import LoraSection, ModelSection, RecipeError, TinyModel
 
 EOS_TOKEN = "<|endoftext|>"  # of a tokenizer trained here
@@ -67,10 +68,10 @@ def check_causal_lm(name: str) -> Any:
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     try:
-        config = AutoConfig.from_pretrained(name)
+        config = AutoConfig.from_pretrained(name, **hub_kwargs(name))
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RecipeError(f"model.name {name!r}: cannot load its config ({first})") from None
+        raise RecipeError(f"model.name {name!r}: cannot load its config ({first}){unreachable_note(name)}") from None
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise RecipeError(
             f"model.name {name!r} is a {config.model_type!r} model, not a causal (decoder) language model"
@@ -85,10 +86,10 @@ def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name, **hub_kwargs(name))
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RecipeError(f"tokenizer {name!r}: cannot load it ({first})") from None
+        raise RecipeError(f"tokenizer {name!r}: cannot load it ({first}){unreachable_note(name)}") from None
     return tokenizer
 
 
@@ -174,7 +175,7 @@ def load_model(section: ModelSection, *, quantized: bool) -> Any:
     kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": resolve_attention(section.attention)}
     if quantized:
         kwargs["quantization_config"] = qlora_quantization(dtype)
-    return AutoModelForCausalLM.from_pretrained(section.name, **kwargs)
+    return AutoModelForCausalLM.from_pretrained(section.name, **kwargs, **hub_kwargs(section.name))
 
 
 def qlora_quantization(dtype: Any) -> Any:

@@ -31,6 +31,7 @@ from training.data.build import DatasetError
 
 from . import metrics
 from .callbacks import Budget, EvalClock, Interrupt, Progress, RunFiles, write_json
+from .hub import hub_kwargs
 from .model import (
     add_cwm_tokens,
     build_tiny,
@@ -592,7 +593,9 @@ def merge(run: str | Path, out: str | Path) -> Path:
     tokenizer = load_tokenizer(str(final))
     if recipe.model.name is None:
         raise RecipeError(f"{run}: its base was built from a config, not loaded: nothing to merge into")
-    base = AutoModelForCausalLM.from_pretrained(recipe.model.name, dtype=resolve_dtype(recipe.model.dtype))
+    base = AutoModelForCausalLM.from_pretrained(
+        recipe.model.name, dtype=resolve_dtype(recipe.model.dtype), **hub_kwargs(recipe.model.name)
+    )
     resize(base, tokenizer)
     merged = PeftModel.from_pretrained(base, str(final)).merge_and_unload()
     try:

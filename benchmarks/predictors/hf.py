@@ -28,6 +28,7 @@ from typing import Any
 
 from tracer import Trace
 from tracer.cwm_tokens import ACTION_SEP, KIND_TOKENS, RETURN_SEP
+from training.hub import hub_kwargs, is_local, unreachable_note
 
 from .base import (
     DEFAULT_BATCH_SIZE,
@@ -85,11 +86,6 @@ def pick_dtype(device: str, dtype: str = "auto") -> Any:
     return torch.float32
 
 
-def is_local(name: str) -> bool:
-    """Whether ``name`` means a folder here rather than a hub id (``owner/name`` or ``gpt2``)."""
-    return name.startswith((".", "/", "~")) or name.count("/") >= 2 or Path(name).expanduser().exists()
-
-
 def _adapter_base(adapter: str) -> str | None:
     config = Path(adapter) / "adapter_config.json"
     if not config.is_file():
@@ -145,12 +141,17 @@ class HFPredictor:
         self.lookup_tokens = lookup_tokens  # 0: no prompt lookup
         self._token_texts: list[str] | None = None
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(adapter if adapter and _has_tokenizer(adapter) else model)
-            loaded = AutoModelForCausalLM.from_pretrained(model, dtype=pick_dtype(self.device, dtype))
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                adapter if adapter and _has_tokenizer(adapter) else model, **hub_kwargs(model)
+            )
+            loaded = AutoModelForCausalLM.from_pretrained(
+                model, dtype=pick_dtype(self.device, dtype), **hub_kwargs(model)
+            )
         except (OSError, ValueError, RuntimeError, _SafetensorError) as exc:  # missing, or damaged, files
             hint = ""
             if (Path(model).expanduser() / "final").is_dir():
                 hint = f"; a `cwm train` run? its model is {str(Path(model) / 'final')!r}"
+            hint = hint or unreachable_note(model)
             raise PredictorError(f"model {model!r}: cannot load it ({_first_line(exc)}){hint}") from None
         if adapter is not None:
             base = _adapter_base(adapter)

@@ -64,14 +64,17 @@ def stats(directory: str | os.PathLike[str], tokenizer: str | None = None) -> di
 
 def token_counter(name: str) -> Any:
     """A function counting tokens with a Hugging Face tokenizer (hub id or local folder)."""
+    from training.hub import hub_kwargs, unreachable_note
+
     try:
         from transformers import AutoTokenizer
     except ImportError:
         raise DatasetError("token lengths need transformers: pip install 'cwm[train]'") from None
     try:
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(name, **hub_kwargs(name))
     except Exception as exc:  # noqa: BLE001 - hub errors, missing files, bad configs
-        raise DatasetError(f"cannot load the tokenizer {name!r}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot load the tokenizer {name!r}: {first}{unreachable_note(name)}") from None
     return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
 
 

@@ -405,3 +405,10 @@ def test_resume_against_another_recipe_or_dataset(tmp_path: Path, dataset: Path)
     refused(cwm("train", str(path), "--resume", f"data.path={copy}"), "is finished")  # so it got past that check
     (tmp_path / "fresh").mkdir()
     refused(cwm("train", str(recipe(tmp_path / "fresh", dataset)), "--resume"), "no run to continue")
+
+
+def test_usage_errors_of_train_and_merge_are_one_line(tmp_path: Path) -> None:
+    # each comes before the trainer is imported: its except clauses must not need it
+    refused(cwm("train", "merge"), "usage: cwm train merge RUN --out DIR")
+    refused(cwm("train", "merge", str(tmp_path)), "--out")
+    refused(cwm("train", str(ROOT / "training" / "recipes" / "tiny-cpu.yaml"), "--out", str(tmp_path)), "--out is for")

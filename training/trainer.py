@@ -114,8 +114,13 @@ def _train(recipe: Recipe, *, resume: bool, progress: bool) -> RunResult:
     at_the_end = last_checkpoint is not None and _trained_to_the_end(last_checkpoint, budget)
     if at_the_end and (out / SUMMARY_FILE).exists() and (out / FINAL_DIR / RUN_FILE).exists():
         raise RecipeError(
-            f"--resume: the run in {out} is finished (its model: {out / FINAL_DIR}); to train it further, "
-            "raise time_budget_minutes, or start a new run from it (model.name) in another output.dir"
+            f"--resume: the run in {out} is finished (its model: {out / FINAL_DIR}, "
+            + (
+                "its time budget spent); give it more time_budget_minutes, or "
+                if budget.exhausted
+                else "its last step done); "
+            )
+            + "start a new run from it (model.name) in another output.dir"
         )
 
     # -- 2. tokenizer and model ---------------------------------------------------------

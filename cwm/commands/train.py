@@ -52,12 +52,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(handler=cmd_train)
 
 
+class _NotRaised(Exception):
+    """Stands for ``TrainingInterrupted`` until the trainer is imported."""
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from training.recipe import RecipeError
 
     flags = [word for word in args.overrides if word.startswith("-")]
     if flags:
         raise UsageError(f"unrecognized arguments: {' '.join(flags)} (see cwm train --help)")
+    # bound before the try: its except clauses read it even when the error (a usage error,
+    # Ctrl-C while torch loads) comes before the trainer module is imported
+    TrainingInterrupted: type[Exception] = _NotRaised
     try:
         if args.recipe == "merge":
             return _merge(args)

@@ -8,6 +8,7 @@
 - ``training.trainer``: the run itself (:func:`train`), and :func:`merge` of an adapter.
 - ``training.callbacks``: what hangs on the trainer (progress, budget, a signal's stop, evaluation clock).
 - ``training.hub``: whether a model name is a folder or a hub id, and whether the hub answers.
+- ``training.checkpoints``: reading a checkpoint back (the end of training, its weights without a step).
 
 Nothing heavy is imported here: ``import training`` does not load torch.
 """

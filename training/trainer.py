@@ -31,6 +31,7 @@ from training.data.build import DatasetError
 
 from . import metrics
 from .callbacks import Budget, EvalClock, Interrupt, Progress, RunFiles, write_json
+from .checkpoints import TiedKeysWarning, load_checkpoint, trained_to_the_end
 from .hub import hub_kwargs
 from .model import (
     add_cwm_tokens,
@@ -111,7 +112,7 @@ def _train(recipe: Recipe, *, resume: bool, progress: bool) -> RunResult:
     clock = RunFiles.clock(last_checkpoint, RUN_FILE)  # a resumed run's clocks go on from its checkpoint
     budget = Budget(recipe.time_budget_minutes, spent=clock.get("budget_seconds", 0.0))
     evals = EvalClock(recipe.eval.every_minutes, training=clock.get("train_seconds", 0.0))
-    at_the_end = last_checkpoint is not None and _trained_to_the_end(last_checkpoint, budget)
+    at_the_end = last_checkpoint is not None and trained_to_the_end(last_checkpoint, budget)
     if at_the_end and (out / SUMMARY_FILE).exists() and (out / FINAL_DIR / RUN_FILE).exists():
         raise RecipeError(
             f"--resume: the run in {out} is finished (its model: {out / FINAL_DIR}, "
@@ -235,14 +236,14 @@ def _train(recipe: Recipe, *, resume: bool, progress: bool) -> RunResult:
     trainer.remove_callback(PrinterCallback)  # the progress line says it in one line
 
     # -- 5. train, save, evaluate, plot ---------------------------------------------------
-    if at_the_end and last_checkpoint is not None and _load_checkpoint(trainer, last_checkpoint):
+    if at_the_end and last_checkpoint is not None and load_checkpoint(trainer, last_checkpoint):
         # killed after its last checkpoint (writing the final model, or evaluating it): the
         # Trainer would take one step more on resuming (it checks for the end only after a step)
         _say(progress, f"{last_checkpoint} ends the training: writing the final model")
         budget.stopped = budget.exhausted
         train_loss = next((h["train_loss"] for h in reversed(trainer.state.log_history) if "train_loss" in h), None)
     else:
-        with _TiedKeysWarning(trainer.model):
+        with TiedKeysWarning(trainer.model):
             try:
                 train_loss = trainer.train(resume_from_checkpoint=last_checkpoint).training_loss
             finally:
@@ -299,82 +300,6 @@ def _checkpointing_field() -> str:
 
     names = {f.name for f in dataclasses.fields(SFTConfig)}
     return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-
-
-def _trained_to_the_end(checkpoint: str, budget: Budget) -> bool:
-    """Whether ``checkpoint`` is the last step of the run: its step count, or its time budget, is reached."""
-    try:
-        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
-        done = state["global_step"] >= state["max_steps"] > 0
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return done or budget.exhausted
-
-
-def _load_checkpoint(trainer: Any, checkpoint: str) -> bool:
-    """The trainer's state and weights as ``checkpoint`` saved them, without a training step.
-    False for a checkpoint this does not read (FSDP, DeepSpeed): the Trainer resumes those."""
-    from safetensors.torch import load_file
-    from transformers import TrainerState
-
-    folder = Path(checkpoint)
-    adapter, weights = folder / "adapter_model.safetensors", folder / "model.safetensors"
-    if adapter.exists():
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(trainer.model, load_file(str(adapter)))
-    elif weights.exists():
-        missing, unexpected = trainer.model.load_state_dict(load_file(str(weights)), strict=False)
-        if set(missing) - _tied_names(trainer.model) or unexpected:  # tied weights are saved once
-            raise RecipeError(f"--resume: {checkpoint} does not hold this model's weights")
-    else:
-        return False
-    trainer.state = TrainerState.load_from_json(str(folder / "trainer_state.json"))
-    return True
-
-
-def _tied_names(model: Any) -> set[str]:
-    """Names of the parameters that share their tensor with one named before them (tied)."""
-    seen: set[int] = set()
-    tied = set()
-    for name, param in model.named_parameters(remove_duplicate=False):
-        if id(param) in seen:
-            tied.add(name)
-        seen.add(id(param))
-    return tied
-
-
-class _TiedKeysWarning:
-    """While resuming, drop the Trainer's warning that a checkpoint lacks the tied weights
-    (``lm_head.weight``): they are saved once, as the embedding, and load with it. A
-    ``logging.Filter`` on the Trainer's logger; any other missing key is still reported."""
-
-    PREFIX = "There were missing keys in the checkpoint model loaded: "
-
-    def __init__(self, model: Any) -> None:
-        import logging
-
-        self.tied = _tied_names(model)
-        self.logger = logging.getLogger("transformers.trainer")
-
-    def filter(self, record: Any) -> bool:
-        import ast
-
-        message = record.getMessage()
-        if not message.startswith(self.PREFIX):
-            return True
-        try:
-            keys = ast.literal_eval(message.removeprefix(self.PREFIX).rstrip("."))
-        except (ValueError, SyntaxError):
-            return True
-        return not (isinstance(keys, list) and keys and set(keys) <= self.tied)
-
-    def __enter__(self) -> _TiedKeysWarning:
-        self.logger.addFilter(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.removeFilter(self)
 
 
 def _make_trainer_class() -> type:

@@ -65,6 +65,24 @@ if TYPE_CHECKING:  # annotations only: this module runs on the standard library 
 
 SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")  # emptied after every job
 _exit = os._exit  # the real one: a job's program may replace os._exit (and is given a wrapper)
+# What the job's process calls once its program runs, bound here: the program shares that process
+# and may replace any module's names (json.dumps, os.getpid, time.sleep, signal.setitimer, ...),
+# which must change its own run only, never lose its trace.
+_getpid = os.getpid
+_sleep = time.sleep
+_monotonic = time.monotonic
+_perf_counter = time.perf_counter
+_setitimer = signal.setitimer
+_set_handler = signal.signal
+_sigmask = signal.pthread_sigmask
+_raise_signal = signal.raise_signal
+_start_thread = _thread.start_new_thread
+_index = operator.index
+SIGALRM, SIG_DFL, SIG_IGN, SIG_BLOCK, ITIMER_REAL = (
+    signal.SIGALRM, signal.SIG_DFL, signal.SIG_IGN, signal.SIG_BLOCK, signal.ITIMER_REAL
+)  # fmt: skip
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+_to_json_ascii = json.JSONEncoder().encode
 PYTHON = sys.version.split()[0]
 FORMAT = 1  # tracer.contract.FORMAT_VERSION (checked by the host, which reads the trace)
 FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the journal
@@ -260,25 +278,29 @@ class Init:
                 msg, fds = b"", []
             op = msg[:1]
             if op == b"F" and len(fds) == 3:
-                self.fork_job(float(msg[1:]), fds)
+                wall, cpu = msg[1:].split()
+                self.fork_job(float(wall), int(cpu), fds)
             else:  # Q, or the broker is gone
                 for fd in fds:
                     os.close(fd)
                 self.quit()
 
-    def fork_job(self, seconds: float, fds: list[int]) -> None:
+    def fork_job(self, seconds: float, cpu_seconds: int, fds: list[int]) -> None:
         pid = os.fork()
         if pid == 0:  # the job's process: never returns
             self.sock.close()
             _child(*fds, nproc=self.pids_cgroup is None)
         for fd in fds:
             os.close(fd)
-        how = self.wait(pid, seconds)
+        how = self.wait(pid, seconds, cpu_seconds)
         clean = cleanup(spare=self.broker, pids_cgroup=self.pids_cgroup)
         self.sock.send(b"X" + (b"1" if clean else b"0") + how.encode())
 
-    def wait(self, pid: int, seconds: float) -> str:
-        """Wait for the job's process to end, killing it at the deadline; how it ended."""
+    def wait(self, pid: int, seconds: float, cpu_seconds: int) -> str:
+        """Wait for the job's process to end, killing it at the deadline; how it ended.
+
+        The kernel's SIGKILL at the hard CPU limit (a program that never let SIGXCPU's handler
+        run) is told from any other SIGKILL by the CPU time the process used."""
         started = time.monotonic()
         deadline = started + seconds
         flush_at: float | None = started + FLUSHER_AFTER_SECONDS
@@ -306,10 +328,13 @@ class Init:
                 if self.sock in ready and self.sock.recv(64)[:1] in (b"Q", b""):
                     _kill_group(pid)
                     self.quit()
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, status, usage = os.wait4(pid, os.WNOHANG)
                 if done:
                     if os.WIFSIGNALED(status):
-                        return f"signal:{_signal_name(os.WTERMSIG(status))}"
+                        killed = os.WTERMSIG(status)
+                        if killed == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_seconds - 0.05:
+                            return "signal:SIGXCPU"  # as if it had come to the soft limit's signal
+                        return f"signal:{_signal_name(killed)}"
                     return f"exit:{os.WEXITSTATUS(status)}"
         finally:
             if pidfd is not None:
@@ -569,7 +594,7 @@ class Broker:
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             wall = float(limits["wall_seconds"]) + GRACE_SECONDS
-            socket.send_fds(self.sock, [b"F%r" % wall], [memfd, out_w, err_w])
+            socket.send_fds(self.sock, [b"F%r %d" % (wall, _cpu_limits(limits)[1])], [memfd, out_w, err_w])
             os.close(out_w)
             os.close(err_w)
             how, clean, stderr_tail = self.collect(out_r, err_r, requests, wall + BROKER_MARGIN)
@@ -810,9 +835,9 @@ def _reply(job: dict[str, Any], program_json: bytes, batches: list[bytes], outco
 def _encode(value: Any) -> bytes:
     """JSON as UTF-8; text that is not valid Unicode (lone surrogates) is written escaped."""
     try:
-        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return _to_json(value).encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value).encode("ascii")
+        return _to_json_ascii(value).encode("ascii")
 
 
 def _compact(d: dict[str, Any]) -> dict[str, Any]:
@@ -846,8 +871,8 @@ def _failure_outcome(how: str, stderr_tail: bytes, seconds: float, events: int, 
 def _child(memfd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
     try:
         os.setsid()
-        for sig in SIGNALS_IGNORED:
-            signal.signal(sig, signal.SIG_DFL)
+        for sig in SIGNALS_IGNORED:  # as a program started from a shell has them: Ctrl-C raises
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
         length = int.from_bytes(os.pread(memfd, 8, 0), "little")
         job = json.loads(os.pread(memfd, length, 8))
         where = _journal_offset(length)
@@ -859,7 +884,7 @@ def _child(memfd: int, out_w: int, err_w: int, *, nproc: bool) -> None:
         os.closerange(3, 1 << 16)  # the memfd too (the journal stays mapped): no fd leads to it
         os.chdir("/tmp")
         limits = _limits(job)
-        _set_limits(limits, nproc=nproc)
+        _set_limits(limits, nproc=nproc, journal=len(journal))
         _run(job, limits, journal)
     except BaseException:  # noqa: BLE001
         _exit(70)
@@ -872,11 +897,18 @@ def _journal_offset(request_bytes: int) -> int:
     return (8 + request_bytes + page - 1) // page * page
 
 
-def _set_limits(limits: dict[str, Any], *, nproc: bool) -> None:
+def _cpu_limits(limits: dict[str, Any]) -> tuple[int, int]:
+    """RLIMIT_CPU's soft limit (SIGXCPU, which ends the run as a timeout) and hard one (SIGKILL)."""
     cpu = max(1, int(float(limits["cpu_seconds"]) + 0.999))
-    memory = int(limits["memory_mb"]) * 1024 * 1024
+    return cpu, cpu + 1
+
+
+def _set_limits(limits: dict[str, Any], *, nproc: bool, journal: int) -> None:
+    """The job's rlimits. The journal is already mapped: its size is the sandbox's, on top of
+    the program's ``memory_mb`` (else a large ``max_trace_bytes`` would leave it none)."""
+    memory = int(limits["memory_mb"]) * 1024 * 1024 + journal
     rlimits = [
-        ("RLIMIT_CPU", cpu, cpu + 1),
+        ("RLIMIT_CPU", *_cpu_limits(limits)),
         ("RLIMIT_AS", memory, memory),
         ("RLIMIT_FSIZE", 16 * 1024 * 1024, 16 * 1024 * 1024),
         ("RLIMIT_NOFILE", 64, 64),
@@ -908,7 +940,7 @@ class Journal:
         self.sent = 0  # events flushed
         self.full = False
         self.lock = _thread.allocate_lock()
-        self.pid = os.getpid()
+        self.pid = _getpid()
         self.records: list[tuple[Any, ...]] | None = None
 
     def _append(self, frame: bytes, limit: int) -> bool:
@@ -944,7 +976,7 @@ class Journal:
 
     def flush_now(self) -> None:
         """Flush from any thread of the job's own process, at once (before it may end)."""
-        if os.getpid() != self.pid or not self.lock.acquire(timeout=1.0):
+        if _getpid() != self.pid or not self.lock.acquire(timeout=1.0):
             return
         try:
             self.flush()
@@ -954,9 +986,8 @@ class Journal:
             self.lock.release()
 
     def run_flusher(self) -> None:
-        sleep = time.sleep
         while True:
-            sleep(FLUSH_SECONDS)
+            _sleep(FLUSH_SECONDS)
             try:
                 with self.lock:
                     if self.records is None:
@@ -967,9 +998,9 @@ class Journal:
 
     def finish(self, trace: Any) -> None:
         """Write the rest of ``trace`` and its outcome, then end the process at once."""
-        if os.getpid() != self.pid:
+        if _getpid() != self.pid:
             _exit(0)  # a fork the program made: the job's own process reports
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _setitimer(ITIMER_REAL, 0)
         if not self.lock.acquire(timeout=1.0):
             _exit(75)  # the flusher never let go (the program forked it stuck): report nothing
         try:
@@ -996,15 +1027,24 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     def end(status: str, detail: str, value: str | None = None, compile_error: Any = None) -> None:
         rec = current.get("recorder")
         if rec is not None and getattr(rec, "backend", None) is not None:
-            trace = rec.build(value, rec.out.text(), rec.err.text(), time.perf_counter() - rec._started)
+            trace = rec.build(value, rec.out.text(), rec.err.text(), _perf_counter() - rec._started)
             trace.outcome.status, trace.outcome.detail = status, detail
         else:
             outcome = Outcome(status, value=value, detail=detail, compile_error=compile_error)  # type: ignore[arg-type]
             trace = Trace(program, [], outcome)
         sink.finish(trace)
 
+    wall = max(float(limits["wall_seconds"]), MIN_TIMER_SECONDS)
+    deadline = _monotonic() + wall  # no later than the timer set below expires
+
     def on_time(signum: int, frame: Any) -> None:
-        what = "wall-clock" if signum == signal.SIGALRM else "CPU-time"
+        if signum == SIGALRM and _monotonic() < deadline:
+            # the program's own alarm (signal.alarm or setitimer, with no handler of its own):
+            # it ends the process as it would untraced, its events copied out first
+            sink.flush_now()
+            _set_handler(SIGALRM, SIG_DFL)
+            _raise_signal(SIGALRM)
+        what = "wall-clock" if signum == SIGALRM else "CPU-time"
         rec = current.get("recorder")
         if rec is not None and rec.status is None and getattr(rec, "backend", None) is not None:
             rec.stop("timeout", f"stopped at the {what} limit")  # ends in on_stop
@@ -1018,9 +1058,9 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
             trace.outcome.detail = "raised MemoryError at the address-space limit"
         sink.finish(trace)
 
-    signal.signal(signal.SIGALRM, on_time)
+    signal.signal(SIGALRM, on_time)
     signal.signal(signal.SIGXCPU, on_time)
-    signal.setitimer(signal.ITIMER_REAL, max(float(limits["wall_seconds"]), MIN_TIMER_SECONDS))
+    signal.setitimer(ITIMER_REAL, wall)
     try:
         recorder = Recorder(
             program,
@@ -1044,8 +1084,8 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
         """``os._exit`` as the job's program sees it: the run so far is reported first (a program
         that ends its process at once would otherwise leave no event, the flusher not yet
         started), then the process ends. A fork of the program ends as it asked."""
-        status = operator.index(status)  # what os._exit refuses, refused the same way
-        if os.getpid() == sink.pid and recorder.status is None and getattr(recorder, "backend", None) is not None:
+        status = _index(status)  # what os._exit refuses, refused the same way
+        if _getpid() == sink.pid and recorder.status is None and getattr(recorder, "backend", None) is not None:
             recorder.stop("crashed", f"the program ended its process: os._exit({status})")  # ends in on_stop
         _exit(status)
 
@@ -1060,11 +1100,11 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
         if not started[0]:
             started[0] = True
             try:
-                _thread.start_new_thread(sink.run_flusher, ())
+                _start_thread(sink.run_flusher, ())
             except RuntimeError:  # no thread to be had (a process limit): the events come at the end
                 pass
         try:
-            signal.signal(FLUSH_SIGNAL, signal.SIG_IGN)  # drops one already pending, too
+            _set_handler(FLUSH_SIGNAL, SIG_IGN)  # drops one already pending, too
         except ValueError:
             return False
         return True
@@ -1078,7 +1118,7 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
             # the new image must not die of the flusher's signal (and if the exec fails, this
             # process keeps its flusher); from a thread, blocking it is the most that can be done
             if event == "os.exec" and not start_flusher():
-                signal.pthread_sigmask(signal.SIG_BLOCK, {FLUSH_SIGNAL})
+                _sigmask(SIG_BLOCK, {FLUSH_SIGNAL})
 
     def flushed_first(real: Any) -> Any:
         """A call that ends the process with no audit event of its own (``os.abort``, a signal

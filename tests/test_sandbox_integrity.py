@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -355,6 +356,74 @@ def test_os_exit_says_so_and_a_forks_exit_is_its_own(box: Sandbox) -> None:
     assert (trace.outcome.status, trace.outcome.value) == ("returned", "(7, '_exit')"), trace.outcome
     trace = box.run(Job("import os\ndef f():\n    os._exit('x')\n", "f()", limits=LIMITS))
     assert trace.outcome.status == "raised" and trace.outcome.value.startswith("TypeError("), trace.outcome
+
+
+# -- what the program replaces or sets in its own process changes its run, not its trace --------
+REPLACED = {
+    "json_dumps": "import json\njson.dumps = None\n",
+    "os_getpid": "import os\nos.getpid = lambda: 0\n",
+    "setitimer": "import signal\nsignal.setitimer = signal.alarm = None\n",
+    "clocks": "import time\ntime.sleep = time.monotonic = time.perf_counter = None\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPLACED))
+def test_a_program_that_replaces_what_the_sandbox_calls_keeps_its_trace(box: Sandbox, name: str) -> None:
+    # a busy loop past the flusher's start (5 ms), so the flusher, too, runs after the change
+    source = REPLACED[name] + prog("""
+        def f():
+            total = 0
+            for i in range(20000):
+                total += i
+            return total
+        """)
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert (trace.outcome.status, trace.outcome.value) == ("returned", str(sum(range(20000)))), trace.outcome
+    assert trace.outcome.events == len(trace.events) > 40_000
+    assert_innocent(box.run(innocent(4)), 4)
+
+
+ALARM = loop_then("""
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    time.sleep(2)
+    return 'not reached'
+    """)
+
+
+def test_the_programs_own_alarm_ends_it_as_it_would_untraced(box: Sandbox, tmp_path: Path) -> None:
+    script = tmp_path / "alarm.py"
+    script.write_text(ALARM + "f()\n")
+    untraced = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=10)
+    assert untraced.returncode == -signal.SIGALRM
+    trace = box.run(Job(ALARM, "f()", limits=LIMITS))
+    assert trace.outcome.status == "crashed" and "SIGALRM" in trace.outcome.detail, trace.outcome
+    assert trace.events[-1].source_line == "    time.sleep(2)", trace.events[-1]
+
+
+def test_ctrl_c_raises_keyboard_interrupt_as_untraced(box: Sandbox) -> None:
+    source = loop_then("""
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            return 'interrupted', total
+        """)
+    trace = box.run(Job(source, "f()", limits=LIMITS))
+    assert (trace.outcome.status, trace.outcome.value) == ("returned", "('interrupted', 10)"), trace.outcome
+
+
+def test_the_cpu_limit_reached_inside_a_c_call_is_a_timeout(box: Sandbox) -> None:
+    # sum() over a range never returns to the eval loop, so SIGXCPU's handler cannot run: the
+    # kernel kills the process at the hard limit, a second later
+    source = loop_then("return sum(range(10**12))\n")
+    trace = box.run(Job(source, "f()", limits=Limits(wall_seconds=20, cpu_seconds=1)))
+    assert trace.outcome.status == "timeout" and "CPU-time" in trace.outcome.detail, trace.outcome
+
+
+def test_a_large_trace_room_leaves_the_program_its_memory(box: Sandbox) -> None:
+    # the journal (max_trace_bytes) is mapped before the address-space limit is set
+    limits = Limits(memory_mb=200, max_trace_bytes=1 << 30)
+    trace = box.run(Job("def f():\n    b = bytearray(50 << 20)\n    return len(b)\n", "f()", limits=limits))
+    assert (trace.outcome.status, trace.outcome.value) == ("returned", str(50 << 20)), trace.outcome
 
 
 EXEC_SH = "os.execv('/bin/sh', ['sh', '-c', 'sleep 0.05; exit 5'])"

@@ -36,6 +36,8 @@ from .render import DEFAULT_CAP, Renderer, unrenderable, valid_unicode
 from .settrace_backend import INLINED_COMPREHENSIONS, SettraceBackend
 from .types import UNSURE, UNWOUND, Tracer
 
+_clock = time.perf_counter  # bound once: a program may replace time.perf_counter in its own run
+
 # Bound here, not looked up in builtins at each call: a program may patch builtins.
 # (mypy reads them as the builtins they are: bound to variables, they are no longer types)
 if not TYPE_CHECKING:
@@ -305,7 +307,7 @@ class Recorder:
             warnings.filterwarnings("ignore", "assigning None to unbound local", RuntimeWarning)
         namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         value: str | None = None
-        self._started = time.perf_counter()
+        self._started = _clock()
         try:
             try:
                 if entry is None:
@@ -348,7 +350,7 @@ class Recorder:
             sys.stdout, sys.stderr, sys.stdin = saved
             if saved_filters is not None:
                 warnings.filters[:] = saved_filters  # type: ignore[index]  # a list, typed as a Sequence
-        seconds = time.perf_counter() - self._started
+        seconds = _clock() - self._started
         trace = self.build(value, out.text(), err.text(), seconds)
         if self.on_done is not None:
             # before the program's objects (its result, its globals) are freed:
@@ -437,7 +439,7 @@ class Recorder:
             self.detail = detail
             self.backend.halt()
             if self.on_stop is not None:
-                self.on_stop(self.build(None, self.out.text(), self.err.text(), time.perf_counter() - self._started))
+                self.on_stop(self.build(None, self.out.text(), self.err.text(), _clock() - self._started))
         raise TracerStop(detail)
 
     # -- hooks called by the backends -------------------------------------------

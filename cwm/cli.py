@@ -108,6 +108,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def event_count(text: str) -> int:
+    """``--max-events N``: a whole number from 1 to the most a job may record (``LIMIT_MAX``)."""
+    from sandbox.job import LIMIT_MAX
+
+    value, most = positive_int(text), int(LIMIT_MAX["max_events"])
+    if value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
+    return value
+
+
 # -- running a program and writing its trace
 
 

@@ -70,6 +70,40 @@ def test_a_dataset_build_timeout_out_of_range_is_refused(tmp_path: Path) -> None
     assert "the timeout must be from" in one_error_line(result, "dataset build")
 
 
+@pytest.mark.parametrize("command", ["trace", "dataset build"])
+def test_max_events_past_what_a_job_may_record_is_refused(prog: Path, tmp_path: Path, command: str) -> None:
+    from sandbox.job import LIMIT_MAX
+
+    too_many = str(int(LIMIT_MAX["max_events"]) + 1)
+    if command == "trace":
+        result = cwm("trace", str(prog), "--call", "f(1)", "--max-events", too_many)
+    else:
+        result = cwm("dataset", "build", "--source", "humaneval", "--out", str(tmp_path / "d"), "--max-events", too_many)
+    assert "--max-events" in (last := one_error_line(result, command)) and "must be at most" in last
+
+
+@pytest.mark.parametrize("command", ["build", "merge"])
+def test_a_dataset_out_that_cannot_be_made_is_refused(tmp_path: Path, command: str) -> None:
+    if command == "build":
+        source = tmp_path / "p.jsonl"
+        source.write_text(json.dumps({"source": "def f(x):\n    return x\n", "entry": "f(1)"}) + "\n")
+        result = cwm("dataset", "build", "--source", f"jsonl={source}", "--out", "/proc/cwm-out")
+    else:
+        result = cwm("dataset", "merge", "--out", "/proc/cwm-out", str(tmp_path))
+    assert "--out /proc/cwm-out: cannot create it" in one_error_line(result, f"dataset {command}")
+
+
+def test_bench_options_that_do_not_go_together_are_one_line(tmp_path: Path) -> None:
+    result = cwm("bench", "--suite", "cruxeval", "--predictor", "copy", "--constrain", "--out", str(tmp_path / "b"))
+    assert "--constrain is for hf predictors" in one_error_line(result, "bench")
+
+
+@pytest.mark.parametrize("tag", ["bad tag!!", "Upper:1", "name:"])
+def test_a_sandbox_image_tag_docker_cannot_read_is_refused(tag: str) -> None:
+    result = cwm("sandbox", "build-image", "--tag", tag)
+    assert "is not a Docker image name" in one_error_line(result, "sandbox build-image")
+
+
 def test_a_call_that_is_not_utf8_is_refused(prog: Path) -> None:
     result = cwm("trace", os.fsencode(prog), "--call", b"f(\xff)")  # argv bytes that are not UTF-8
     assert "is not UTF-8 text" in one_error_line(result)
@@ -224,6 +258,14 @@ def test_sandbox_none_warns_in_one_line(prog: Path) -> None:
     assert result.stderr.splitlines() == [
         "cwm: warning: sandbox 'none': programs run with rlimits only, NOT isolated from this machine"
     ]
+
+
+def test_sandbox_check_none_warns_in_one_line() -> None:
+    result = cwm("sandbox", "check", "--sandbox", "none")
+    assert result.stderr.splitlines() == [
+        "cwm: warning: sandbox 'none': programs run with rlimits only, NOT isolated from this machine"
+    ], result.stderr
+    assert result.stdout.startswith("backend: none\n")
 
 
 def test_dataset_build_sandbox_none_warns_in_one_line(tmp_path: Path) -> None:

@@ -144,23 +144,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not 0 <= args.temperature or not 0 < args.top_p <= 1:
         raise UsageError("--temperature must be 0 or more and --top-p in (0, 1]")
     _check_predictor(args.predictor)
-    config = BenchConfig(
-        suites=tuple(args.suite),
-        predictor=args.predictor,
-        mode=args.mode,
-        limit=args.limit,
-        workers=args.workers,
-        sandbox=args.sandbox,
-        timeout=args.timeout,
-        max_frames=args.max_frames,
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        constrain=args.constrain,
-        pages=not args.no_pages,
-    )
+    try:
+        config = BenchConfig(
+            suites=tuple(args.suite),
+            predictor=args.predictor,
+            mode=args.mode,
+            limit=args.limit,
+            workers=args.workers,
+            sandbox=args.sandbox,
+            timeout=args.timeout,
+            max_frames=args.max_frames,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            constrain=args.constrain,
+            pages=not args.no_pages,
+        )
+    except BenchError as exc:  # options that do not go together (e.g. --constrain with copy)
+        raise UsageError(str(exc)) from None
     try:
         done = run(config, args.out, progress=not args.no_progress)
     except (BenchError, SuiteError, ReportError) as exc:

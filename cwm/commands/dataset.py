@@ -9,6 +9,7 @@ and nowhere else in ``cwm`` (it loads pyarrow, which ``cwm --help`` and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..cli import (
     NoSandbox,
     UsageError,
     add_timeout_option,
+    event_count,
     positive_int,
     warnings_as_lines,
     write_output,
@@ -85,7 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--shard", default="0/1", metavar="i/N", help="build only shard i of N (default: 0/1, all)")
     build.add_argument(
-        "--max-events", type=positive_int, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
+        "--max-events", type=event_count, default=DEFAULT_MAX_EVENTS, metavar="N", help="events per trace at most"
     )
     add_timeout_option(build, "wall clock per program")
     build.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (dir sources) and renames")
@@ -245,7 +247,7 @@ def cmd_dataset_show(args: argparse.Namespace) -> int:
 
 
 def _check_out_dir(path: str) -> None:
-    """Refuse an --out directory that is a file, or lies under one."""
+    """Refuse an --out directory that is a file, lies under one, or cannot be made or written."""
     target = Path(path)
     for place in (target, *target.parents):
         if place.exists():
@@ -253,3 +255,9 @@ def _check_out_dir(path: str) -> None:
                 what = "is a file" if place == target else f"lies under {place}, which is a file"
                 raise UsageError(f"--out {path} {what}, not a directory")
             break
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot create it: {exc.strerror}") from None
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: cannot write there")

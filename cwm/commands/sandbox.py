@@ -7,10 +7,21 @@ The work is in ``sandbox/``: :func:`sandbox.image.build_image` and
 from __future__ import annotations
 
 import argparse
+import re
 
 from sandbox.image import DEFAULT_IMAGE, DEFAULT_MIRROR
 
-from ..cli import EXIT_NO_SANDBOX, SANDBOXES, NoSandbox
+from ..cli import EXIT_NO_SANDBOX, SANDBOXES, NoSandbox, warnings_as_lines
+
+# a Docker image reference as docker reads one: [host[:port]/]name[/name...][:tag]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(rf"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::\w[\w.-]{{0,127}})?")
+
+
+def image_tag(text: str) -> str:
+    if not IMAGE_REFERENCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Docker image name (lower-case name[:tag])")
+    return text
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,7 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "debootstrap and an apt mirror). An image already present is reused unless --force.",
     )
     build.add_argument("--offline", action="store_true", help="build without a registry (debootstrap + docker import)")
-    build.add_argument("--tag", default=DEFAULT_IMAGE, help=f"image tag (default: {DEFAULT_IMAGE})")
+    build.add_argument("--tag", type=image_tag, default=DEFAULT_IMAGE, help=f"image tag (default: {DEFAULT_IMAGE})")
     build.add_argument("--mirror", default=DEFAULT_MIRROR, help="Debian mirror for --offline")
     build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
     build.set_defaults(handler=cmd_build_image)
@@ -67,7 +78,8 @@ def cmd_sandbox_check(args: argparse.Namespace) -> int:
     from sandbox.selftest import self_test
 
     try:
-        box = Sandbox(args.sandbox)
+        with warnings_as_lines():  # sandbox 'none' is not isolated: one line
+            box = Sandbox(args.sandbox)
     except SandboxUnavailable as exc:
         raise NoSandbox(str(exc)) from None
     failures = 0

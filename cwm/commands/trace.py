@@ -19,6 +19,7 @@ from ..cli import (
     ProgramRejected,
     UsageError,
     add_timeout_option,
+    event_count,
     execute,
     positive_int,
     write_output,
@@ -79,7 +80,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     trace.add_argument(
         "--max-events",
-        type=positive_int,
+        type=event_count,
         default=DEFAULT_MAX_EVENTS,
         metavar="N",
         help=f"stop the run after N events, keeping them (default: {DEFAULT_MAX_EVENTS})",

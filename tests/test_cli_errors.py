@@ -78,7 +78,9 @@ def test_max_events_past_what_a_job_may_record_is_refused(prog: Path, tmp_path: 
     if command == "trace":
         result = cwm("trace", str(prog), "--call", "f(1)", "--max-events", too_many)
     else:
-        result = cwm("dataset", "build", "--source", "humaneval", "--out", str(tmp_path / "d"), "--max-events", too_many)
+        result = cwm(
+            "dataset", "build", "--source", "humaneval", "--out", str(tmp_path / "d"), "--max-events", too_many
+        )
     assert "--max-events" in (last := one_error_line(result, command)) and "must be at most" in last
 
 

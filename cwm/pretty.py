@@ -8,7 +8,7 @@ from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.text import Text
 
-from tracer import EVENT_KINDS, Trace
+from tracer import EVENT_KINDS, Outcome, Trace
 
 # control characters (C0, DEL, C1) but newline and tab: a program's output, a
 # value or a source line must not drive the terminal (colours, cursor, title)
@@ -27,7 +27,9 @@ class Console(RichConsole):
         raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
 
 
-def print_trace(trace: Trace, console: RichConsole | None = None) -> None:
+def print_trace(
+    trace: Trace, console: RichConsole | None = None, *, heading: str = "trace of", outcome: bool = True
+) -> None:
     """Print ``trace`` step by step.
 
     Each row is one event. Under a row go its effects: the variables its line
@@ -39,7 +41,7 @@ def print_trace(trace: Trace, console: RichConsole | None = None) -> None:
     console = console or Console(highlight=False)
     program = trace.program
     title = program.entry or f"{program.id} (script)"
-    _print(console, f"[bold]trace of[/] {escape(safe(title))}  [dim]Python {escape(safe(program.python))}[/]")
+    _print(console, f"[bold]{heading}[/] {escape(safe(title))}  [dim]Python {escape(safe(program.python))}[/]")
     width = len(str(len(trace.events)))
     pad = " " * (width + 6 + _KIND_WIDTH)
     rows: list[tuple[Text, list[Text]]] = []
@@ -74,7 +76,11 @@ def print_trace(trace: Trace, console: RichConsole | None = None) -> None:
         for note in notes:
             if note.plain.strip():
                 _print(console, note)
-    outcome = trace.outcome
+    if outcome:
+        _print_outcome(trace.outcome, console)
+
+
+def _print_outcome(outcome: Outcome, console: RichConsole) -> None:
     style = _STATUS_STYLE.get(outcome.status, "yellow")
     summary = f"[{style}]{outcome.status}[/]"
     if outcome.value is not None:

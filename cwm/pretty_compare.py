@@ -13,14 +13,23 @@ from .pretty import print_trace, safe
 
 
 def print_prediction(prediction: Any, console: Any) -> None:
-    """A predicted trace, step by step, the way ``cwm trace`` prints a real one."""
-    from benchmarks.metrics import entry_return
+    """A predicted trace, step by step, the way ``cwm trace`` prints a real one; its last line
+    says how the prediction has the entry end (a prediction has no outcome, time or status)."""
+    from benchmarks.metrics import RAISED, entry_outcome
 
-    task = prediction.task
-    value = entry_return(prediction.events)
-    trace = Trace(task.program, prediction.events, Outcome("returned" if value is not None else "raised", value))
-    print_trace(trace, console)
-    console.print(Text(f"predicted: {len(prediction.events)} frames, stopped: {prediction.stopped}", style="dim"))
+    steps = Trace(prediction.task.program, prediction.events, Outcome("returned"))
+    print_trace(steps, console, heading="prediction of", outcome=False)
+    ends = entry_outcome(prediction.events)
+    if ends is None:
+        said = "the entry does not end"
+    elif ends.startswith(RAISED):
+        said = f"raises {ends[len(RAISED) :]}"
+    else:
+        said = f"returns {ends}"
+    console.print(
+        Text(f"predicted: {safe(said)}; {len(prediction.events)} frames, stopped: {prediction.stopped}", style="dim"),
+        soft_wrap=True,
+    )
 
 
 def _locals_text(event: Any, differs: list[str]) -> Text:

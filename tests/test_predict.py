@@ -612,6 +612,14 @@ def test_predict_copy_compare_in_each_format(tmp_path: Path) -> None:
     assert data["prediction"]["events"][1]["source_line"] == "    total = 0"
     text = cwm("predict", str(source), "--call", "f(3)", "--backend", "copy", "--format", "cwm").stdout
     assert parse_cwm(text).valid and "# << START_OF_TRACE" in text
+    # alone, a prediction has no outcome to show: its last line says how it has the entry end
+    alone = cwm("predict", str(source), "--call", "f(3)", "--backend", "oracle", "--format", "pretty").stdout
+    assert alone.startswith("prediction of f(3)") and " events, " not in alone, alone
+    assert alone.rstrip().splitlines()[-1].startswith("predicted: returns 3; "), alone
+    raises = tmp_path / "r.py"
+    raises.write_text("def f(x):\n    raise ValueError(x)\n")
+    alone = cwm("predict", str(raises), "--call", "f(3)", "--backend", "oracle", "--format", "pretty").stdout
+    assert alone.rstrip().splitlines()[-1].startswith("predicted: raises ValueError(3); "), alone
 
 
 @pytest.mark.docker

@@ -203,6 +203,9 @@ def test_shards_merge_into_the_whole(records: Path, tmp_path: Path) -> None:
     )
     clash = cwm("dataset", "merge", parts[0], str(whole), "--out", str(tmp_path / "bad"))
     assert clash.returncode == 2 and "other settings" in clash.stderr
+    short = cwm("dataset", "merge", parts[0], parts[2], "--out", str(tmp_path / "short"))
+    assert short.returncode == 2 and "shard 1/3 of the build is missing" in short.stderr, short.stderr
+    assert not (tmp_path / "short" / "data").exists()
 
 
 @sandboxed

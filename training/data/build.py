@@ -567,6 +567,10 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
     shards = sorted(s.shard[0] for s in settings)
     if len(set(shards)) != len(shards):
         raise DatasetError(f"the same shard appears twice among {', '.join(map(str, dirs))}")
+    missing = sorted(set(range(first.shard[1])) - set(shards))
+    if missing:  # the merged dataset says shard 0/1, the whole build: it must hold every part
+        named = ", ".join(f"{i}/{first.shard[1]}" for i in missing)
+        raise DatasetError(f"shard {named} of the build is missing: merge all {first.shard[1]} shards")
     merged = BuildSettings(**{**asdict(first), "shard": (0, 1)})
     if out.exists() and any(out.iterdir()):
         raise DatasetError(f"{out} is not empty: merge into a new directory")

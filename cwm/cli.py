@@ -20,7 +20,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sandbox.pool import BACKENDS as SANDBOX_BACKENDS
 from tracer import ProgramError
@@ -55,10 +55,23 @@ class NoSandbox(Exception):
     """No sandbox can run programs here: reported in one line, exit 4."""
 
 
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that leaves itself in the namespace when it reads a command line, so
+    that words it does not know are refused with the usage of the command they were given to
+    (``cwm dataset build --bogus``), not the top level's. Sub-commands' parsers are of this
+    class too (``add_subparsers`` makes them of its parser's type)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        known, extra = super().parse_known_args(args, namespace)
+        if not hasattr(known, "command_parser"):  # the innermost one returns first
+            known.command_parser = self
+        return known, extra
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .commands import GROUPS
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="cwm",
         description="cwm: code world models. Trace Python execution line by line, "
         "train language models to predict it, and benchmark them.",
@@ -196,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:
         if not hasattr(args, "overrides"):  # only `cwm train` takes free key=value words, anywhere
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     action = getattr(args, "action", None)  # a group's sub-command (`cwm dataset build`), if it has them
     name = f"cwm {args.command} {action}" if action else f"cwm {args.command}"  # as argparse names it

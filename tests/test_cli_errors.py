@@ -106,6 +106,14 @@ def test_a_sandbox_image_tag_docker_cannot_read_is_refused(tag: str) -> None:
     assert "is not a Docker image name" in one_error_line(result, "sandbox build-image")
 
 
+@pytest.mark.parametrize("command", ["trace", "dataset build", "sandbox check"])
+def test_an_unknown_option_is_refused_with_its_commands_usage(prog: Path, command: str) -> None:
+    words = {"trace": [str(prog)], "dataset build": ["--source", "humaneval", "--out", "d"], "sandbox check": []}
+    result = cwm(*command.split(), *words[command], "--bogus")
+    assert "unrecognized arguments: --bogus" in one_error_line(result, command)
+    assert result.stderr.startswith(f"usage: cwm {command} "), result.stderr
+
+
 def test_a_call_that_is_not_utf8_is_refused(prog: Path) -> None:
     result = cwm("trace", os.fsencode(prog), "--call", b"f(\xff)")  # argv bytes that are not UTF-8
     assert "is not UTF-8 text" in one_error_line(result)

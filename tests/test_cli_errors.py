@@ -100,6 +100,11 @@ def test_bench_options_that_do_not_go_together_are_one_line(tmp_path: Path) -> N
     assert "--constrain is for hf predictors" in one_error_line(result, "bench")
 
 
+def test_bench_on_a_folder_that_holds_no_model_is_one_line(tmp_path: Path) -> None:
+    result = cwm("bench", "--suite", "cruxeval", "--predictor", f"hf:{tmp_path}", "--out", str(tmp_path / "b"))
+    assert "not a model folder: it holds no config.json" in one_error_line(result, "bench")
+
+
 @pytest.mark.parametrize("tag", ["bad tag!!", "Upper:1", "name:"])
 def test_a_sandbox_image_tag_docker_cannot_read_is_refused(tag: str) -> None:
     result = cwm("sandbox", "build-image", "--tag", tag)

@@ -306,3 +306,7 @@ def test_token_length_percentiles_with_a_local_tokenizer(records: Path, tmp_path
     assert 0 < tokens["p50"] <= tokens["p90"] <= tokens["max"]
     missing = cwm("dataset", "stats", str(out), "--tokenizer", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "cannot load the tokenizer" in missing.stderr
+    assert missing.stderr.strip().endswith("no such folder"), missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = cwm("dataset", "stats", str(out), "--tokenizer", str(tmp_path / "empty"))
+    assert empty.returncode == 2 and "not a tokenizer folder: it holds no tokenizer.json" in empty.stderr

@@ -631,6 +631,10 @@ def test_predict_bad_input_is_one_line(tmp_path: Path) -> None:
     one_line_error(
         cwm("predict", str(source), "--call", "f(1)", "--model", str(tmp_path / "nope")), 2, "no such folder"
     )
+    (tmp_path / "empty").mkdir()
+    one_line_error(
+        cwm("predict", str(source), "--call", "f(1)", "--model", str(tmp_path / "empty")), 2, "holds no config.json"
+    )
     one_line_error(cwm("predict", str(source), "--call", "f(1)"), 2, "needs --model")
     one_line_error(cwm("predict", str(source), "--call", "f(1)", "--backend", "copy", "--model", "x"), 2, "--model")
     one_line_error(

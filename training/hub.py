@@ -62,3 +62,24 @@ def unreachable_note(name: str) -> str:
     if is_local(name) or hub_reachable():
         return ""
     return "; the hub cannot be reached from here, so only the local cache was looked in"
+
+
+# what a folder must hold to be loaded as each: a transformers save_pretrained folder
+_FOLDER_MARKS = {"model": ("config.json",), "tokenizer": ("tokenizer.json", "tokenizer_config.json", "vocab.json")}
+
+
+def folder_problem(name: str, what: str) -> str | None:
+    """Why a local ``name`` cannot be a ``what`` ("model" or "tokenizer") folder, before
+    transformers says it less plainly; None for a hub id or a folder that looks right."""
+    if not is_local(name):
+        return None
+    path = Path(name).expanduser()
+    if not path.exists():
+        return "no such folder"
+    if not path.is_dir():
+        return "not a folder"
+    marks = _FOLDER_MARKS[what]
+    if not any((path / mark).is_file() for mark in marks):
+        hint = f"; a `cwm train` run? its {what} is in {str(path / 'final')!r}" if (path / "final").is_dir() else ""
+        return f"not a {what} folder: it holds no {' or '.join(marks)}{hint}"
+    return None

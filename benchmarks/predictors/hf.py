@@ -28,7 +28,7 @@ from typing import Any
 
 from tracer import Trace
 from tracer.cwm_tokens import ACTION_SEP, KIND_TOKENS, RETURN_SEP
-from training.hub import hub_kwargs, is_local, unreachable_note
+from training.hub import folder_problem, hub_kwargs, is_local, unreachable_note
 
 from .base import (
     DEFAULT_BATCH_SIZE,
@@ -132,8 +132,9 @@ class HFPredictor:
             and not (Path(model) / "config.json").is_file()
         ):
             adapter, model = model, _adapter_base(model) or ""  # a LoRA run's folder: its base, then it
-        if is_local(model) and not Path(model).expanduser().is_dir():
-            raise PredictorError(f"model {model!r}: no such folder")
+        problem = folder_problem(model, "model")
+        if problem:
+            raise PredictorError(f"model {model!r}: {problem}")
         self.device = pick_device(device)
         self.temperature, self.top_p, self.seed = temperature, top_p, seed
         self.batch_size, self.max_new_tokens = batch_size, max_new_tokens

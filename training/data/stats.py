@@ -64,12 +64,15 @@ def stats(directory: str | os.PathLike[str], tokenizer: str | None = None) -> di
 
 def token_counter(name: str) -> Any:
     """A function counting tokens with a Hugging Face tokenizer (hub id or local folder)."""
-    from training.hub import hub_kwargs, unreachable_note
+    from training.hub import folder_problem, hub_kwargs, unreachable_note
 
     try:
         from transformers import AutoTokenizer
     except ImportError:
         raise DatasetError("token lengths need transformers: pip install 'cwm[train]'") from None
+    problem = folder_problem(name, "tokenizer")
+    if problem:
+        raise DatasetError(f"cannot load the tokenizer {name!r}: {problem}")
     try:
         tok = AutoTokenizer.from_pretrained(name, **hub_kwargs(name))
     except Exception as exc:  # noqa: BLE001 - hub errors, missing files, bad configs

@@ -69,6 +69,7 @@ _exit = os._exit  # the real one: a job's program may replace os._exit (and is g
 # and may replace any module's names (json.dumps, os.getpid, time.sleep, signal.setitimer, ...),
 # which must change its own run only, never lose its trace.
 _getpid = os.getpid
+_listdir = os.listdir
 _sleep = time.sleep
 _monotonic = time.monotonic
 _perf_counter = time.perf_counter
@@ -91,6 +92,9 @@ FLUSH_SECONDS = 0.01  # how often a running job's events are copied out to the j
 # touches signals, threads or ctypes (and so could block that signal) gets its flusher at once.
 FLUSHER_AFTER_SECONDS = 0.005
 FLUSH_SIGNAL = signal.SIGRTMIN + 2
+# and again this often after (ignored once the flusher runs): a flusher ended for a fork of the
+# program starts at the next one
+FLUSH_SIGNAL_AGAIN_SECONDS = 0.05
 # compiled here, once: compiled in each job's process it cost a fifth of a short job (parsing
 # the pattern touches pages the child must then copy)
 EAGER_FLUSH = re.compile(
@@ -104,6 +108,7 @@ FLUSH_BEFORE = frozenset(
     {"os.kill", "os.killpg", "signal.pthread_kill", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
      "os.spawn", "os.system", "subprocess.Popen"}
 )  # fmt: skip
+FORKS = frozenset({"os.fork", "os.forkpty"})  # after which CPython 3.12+ warns if the process has threads
 MIN_TIMER_SECONDS = 0.001  # a shorter wall limit would switch the alarm off
 REQUEST_BUFFER_MAX = 1 << 26  # host input read ahead while a job runs
 GRACE_SECONDS = 0.5  # after the wall limit, before init kills
@@ -303,7 +308,7 @@ class Init:
         run) is told from any other SIGKILL by the CPU time the process used."""
         started = time.monotonic()
         deadline = started + seconds
-        flush_at: float | None = started + FLUSHER_AFTER_SECONDS
+        flush_at = started + FLUSHER_AFTER_SECONDS
         try:
             pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -317,13 +322,13 @@ class Init:
                     _kill_group(pid)
                     os.waitpid(pid, 0)
                     return "timeout"
-                if flush_at is not None and now >= flush_at:
-                    flush_at = None  # still running: from now on its events are copied out as it goes
+                if now >= flush_at:  # still running: from now on its events are copied out as it goes
+                    flush_at = now + FLUSH_SIGNAL_AGAIN_SECONDS
                     try:
                         os.kill(pid, FLUSH_SIGNAL)
                     except ProcessLookupError:
                         pass
-                wait = left if flush_at is None else min(left, flush_at - now)
+                wait = min(left, flush_at - now)
                 ready, _, _ = select.select(watched, [], [], wait if pidfd is not None else min(wait, 0.005))
                 if self.sock in ready and self.sock.recv(64)[:1] in (b"Q", b""):
                     _kill_group(pid)
@@ -940,6 +945,9 @@ class Journal:
         self.sent = 0  # events flushed
         self.full = False
         self.lock = _thread.allocate_lock()
+        self.wake = _thread.allocate_lock()  # released to end the flusher at once (see pause_flusher)
+        self.wake.acquire()
+        self.running = _thread.allocate_lock()  # held by the flusher thread while it runs
         self.pid = _getpid()
         self.records: list[tuple[Any, ...]] | None = None
 
@@ -986,15 +994,33 @@ class Journal:
             self.lock.release()
 
     def run_flusher(self) -> None:
-        while True:
-            _sleep(FLUSH_SECONDS)
-            try:
-                with self.lock:
-                    if self.records is None:
-                        return
-                    self.flush()
-            except BaseException:  # noqa: BLE001 - never a word into the program's streams
-                return
+        with self.running:
+            while not self.wake.acquire(timeout=FLUSH_SECONDS):
+                try:
+                    with self.lock:
+                        if self.records is None:
+                            return
+                        self.flush()
+                except BaseException:  # noqa: BLE001 - never a word into the program's streams
+                    return
+
+    def pause_flusher(self) -> bool:
+        """End the flusher thread before the program forks, so that the program forks a process
+        of as many threads as untraced (3.12+ warns when one of several forks). True if it was
+        running (the parent starts a new one after)."""
+        if _getpid() != self.pid or not self.running.locked():
+            return False
+        self.wake.release()
+        with self.running:  # the thread has left its loop: wait for it to end, briefly
+            pass
+        try:
+            for _ in range(200):
+                if len(_listdir("/proc/self/task")) <= 1:
+                    break
+                _sleep(0.0001)
+        except OSError:  # no /proc: the fork may warn
+            pass
+        return True
 
     def finish(self, trace: Any) -> None:
         """Write the rest of ``trace`` and its outcome, then end the process at once."""
@@ -1112,9 +1138,25 @@ def _run(job: dict[str, Any], limits: dict[str, Any], journal: mmap.mmap) -> Non
     signal.signal(FLUSH_SIGNAL, start_flusher)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {FLUSH_SIGNAL})  # one sent before now is delivered here
 
+    paused = [False]
+
+    def after_fork_in_parent() -> None:
+        """A flusher paused for the fork starts again at init's next FLUSH_SIGNAL, not here:
+        CPython 3.13 counts the threads (to warn) after these hooks have run."""
+        if paused[0]:
+            paused[0] = started[0] = False
+            try:
+                _set_handler(FLUSH_SIGNAL, start_flusher)
+            except ValueError:  # forked from a thread, which cannot set it: events come at the end
+                pass
+
+    os.register_at_fork(after_in_parent=after_fork_in_parent)
+
     def audit(event: str, args: tuple[Any, ...]) -> None:
         if event in FLUSH_BEFORE or event[:7] == "ctypes.":
             sink.flush_now()
+            if event in FORKS:
+                paused[0] = sink.pause_flusher() or paused[0]
             # the new image must not die of the flusher's signal (and if the exec fails, this
             # process keeps its flusher); from a thread, blocking it is the most that can be done
             if event == "os.exec" and not start_flusher():

@@ -426,6 +426,36 @@ def test_a_large_trace_room_leaves_the_program_its_memory(box: Sandbox) -> None:
     assert (trace.outcome.status, trace.outcome.value) == ("returned", str(50 << 20)), trace.outcome
 
 
+@pytest.mark.parametrize("end", ["return after", "return sum(range(10**12))"], ids=["returns", "hangs_in_c"])
+def test_a_fork_after_the_flusher_started_is_a_fork_of_one_thread(box: Sandbox, end: str) -> None:
+    # 3.12+ warns when a process of more than one thread forks: the flusher thread must not
+    # make the program's fork warn, and it must run again after it (the events after the fork
+    # come back from a process killed in a C call, where no handler runs)
+    source = prog("""
+        import os, time, warnings
+        warnings.simplefilter('always')
+        def f():
+            total = 0
+            t = time.monotonic()
+            while time.monotonic() - t < 0.05:
+                total += 1
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            after = 0
+            t = time.monotonic()
+            while time.monotonic() - t < 0.3:  # the flusher starts again within 0.05 s
+                after += 1
+                time.sleep(0.001)
+            END
+        """).replace("END", end)
+    trace = box.run(Job(source, "f()", limits=Limits(wall_seconds=1.5, cpu_seconds=10, max_events=10**6)))
+    assert trace.outcome.status == ("returned" if end == "return after" else "timeout"), trace.outcome
+    assert "DeprecationWarning" not in trace.outcome.stderr, trace.outcome.stderr
+    assert any(e.source_line.strip() == "after += 1" for e in trace.events), trace.events[-3:]
+
+
 EXEC_SH = "os.execv('/bin/sh', ['sh', '-c', 'sleep 0.05; exit 5'])"
 
 

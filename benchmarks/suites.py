@@ -88,9 +88,9 @@ def open_suite(spec: str, *, limit: int | None = None) -> Suite:
 def _dataset_suite(spec: str, arg: str, limit: int | None) -> Suite:
     if not arg:
         raise SuiteError(f"the dataset suite needs a folder: --suite dataset=DIR[:{DEFAULT_SPLIT}]")
-    from training.data.build import SPLITS, DatasetError
+    from training.data.build import DatasetError
     from training.data.stats import read_rows
-    from training.data.table import row_trace
+    from training.data.table import SPLITS, row_trace
 
     folder, split = arg, DEFAULT_SPLIT
     head, sep, tail = arg.rpartition(":")

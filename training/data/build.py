@@ -40,14 +40,14 @@ import pyarrow.parquet as pq
 
 from sandbox import Job, Limits, Sandbox
 from sandbox.progress import Progress
-from tracer import STATUSES, Trace
+from tracer import Trace
 
+from .card import by_status, dataset_card, reasons, why_empty
 from .renames import renamed_variants
 from .sources import ProgramSource, Skip, SourceProgram
 from .sources.base import program_problem
-from .table import SCHEMA, TraceBatch
+from .table import SCHEMA, SPLITS, TraceBatch
 
-SPLITS = ("train", "validation", "test")
 STATE = ".cwm"
 SETTINGS_FILE = f"{STATE}/build.json"
 REPORT_FILE = f"{STATE}/report.json"
@@ -176,14 +176,14 @@ class BuildReport:
             return f"interrupted: {self.traced} traces saved; run the same command again to continue"
         if self.traces == 0:
             return f"no traces: {why_empty(self.to_json())}"
-        outcomes = ", ".join(f"{status} {n}" for status, n in _by_status(self.outcomes))
+        outcomes = ", ".join(f"{status} {n}" for status, n in by_status(self.outcomes))
         parts = [f"traced {self.traced} programs in {self.seconds:.1f}s" + (f" ({outcomes})" if outcomes else "")]
         if self.renamed:
             parts.append(f"{self.renamed} of them renamed variants of training programs")
         if self.already_done:
             parts.append(f"{self.already_done} already done")
         if self.skipped:
-            parts.append(f"{sum(self.skipped.values())} skipped ({_reasons(self.skipped)})")
+            parts.append(f"{sum(self.skipped.values())} skipped ({reasons(self.skipped)})")
         if self.duplicates:
             parts.append(f"{self.duplicates} exact duplicate{'s' * (self.duplicates != 1)}")
         if self.other_shards:
@@ -191,47 +191,6 @@ class BuildReport:
         if self.traces is not None:
             parts.append(f"{self.traces} traces in the dataset")
         return "; ".join(parts)
-
-
-def _renames_line(renames: int, made: int) -> list[str]:
-    if not renames:
-        return []
-    return [
-        f"- train also holds up to {renames} variants of each training program with its local variables renamed"
-        f" ({made} made; ids ending ~rN; validation and test hold only the programs as their sources gave them)"
-    ]
-
-
-def _by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Counts per outcome status in the contract's order (any unknown status last)."""
-    order = {status: n for n, status in enumerate(STATUSES)}
-    return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
-
-
-def _reasons(skipped: dict[str, int]) -> str:
-    return ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items(), key=lambda item: (-item[1], item[0])))
-
-
-def why_empty(report: dict[str, Any]) -> str:
-    """Why a finished build (its report, as saved in ``.cwm/report.json``) left no traces."""
-    skipped = report.get("skipped") or {}
-    found = report.get("found", 0)
-    index, count = report.get("shard") or (0, 1)
-    if not found and not skipped:
-        return "the sources gave no programs at all"
-    if not found:
-        return (
-            f"all {_programs(sum(skipped.values()))} the sources gave were skipped ({_reasons(skipped)}); "
-            "fix them and rerun the same command"
-        )
-    also = f"; {sum(skipped.values())} more were skipped ({_reasons(skipped)})" if skipped else ""
-    if count > 1 and report.get("other_shards", 0) >= found:
-        return f"no program falls in shard {index}/{count} (other shards hold all {_programs(found)}){also}"
-    return f"none of the {_programs(found)} the sources gave was traced{also}"
-
-
-def _programs(n: int) -> str:
-    return f"{n} program{'s' * (n != 1)}"
 
 
 # -- the output directory -------------------------------------------------------------
@@ -597,57 +556,3 @@ def merge(out: str | os.PathLike[str], inputs: list[str | os.PathLike[str]]) -> 
             report["renamed"] = max(report["renamed"], theirs.get("renamed", 0))
     write_atomic(out / REPORT_FILE, json.dumps(report, indent=2).encode())
     return finalize(out)
-
-
-def dataset_card(
-    total: int, summary: dict[str, Any], counts: dict[str, int], settings: dict[str, Any], report: dict[str, Any]
-) -> str:
-    by_origin, by_status, pythons = summary["origins"], summary["statuses"], summary["pythons"]
-    lines = [
-        "---",
-        "configs:",
-        "- config_name: default",
-        "  data_files:",
-        *[f"  - split: {split}\n    path: data/{split}-*.parquet" for split in SPLITS if counts.get(split)],
-        "tags:",
-        "- code",
-        "- execution-traces",
-        "- cwm",
-        "---",
-        "",
-        "# Python execution traces (cwm)",
-        "",
-        "Each row is one run of one Python program, recorded line by line by the",
-        "cwm tracer in its sandbox: every event (`call`, `line`,",
-        "`return`, `exception`) with the full local state before each line, return",
-        "values, exceptions and printed output, and how the run ended. Load it with",
-        '`datasets.load_dataset("parquet", data_dir=...)`; `training.data.row_trace`',
-        "turns a row back into a `tracer.Trace` (then `tracer.render_cwm` gives the CWM text).",
-        "",
-        f"- traces: {total} ({', '.join(f'{s} {counts.get(s, 0)}' for s in SPLITS)})",
-        f"- Python: {', '.join(pythons) or 'n/a'}",
-        f"- limits: max_events {settings['max_events']}, wall {settings['wall_seconds']} s, "
-        f"memory {settings['memory_mb']} MiB",
-        f"- sources: {', '.join(settings['sources'])}",
-        f"- splits by a hash of the normalized function source: {'/'.join(map(str, settings['split_percent']))} percent",
-        *_renames_line(settings.get("renames", 0), report.get("renamed", 0)),
-        "",
-        "| origin | traces |",
-        "|---|---|",
-        *[f"| {origin} | {n} |" for origin, n in sorted(by_origin.items())],
-        "",
-        "| outcome | traces |",
-        "|---|---|",
-        *[f"| {status} | {n} |" for status, n in _by_status(by_status)],
-        "",
-    ]
-    if not total and report:
-        lines.insert(lines.index("| origin | traces |") - 1, f"- no traces: {why_empty(report)}")
-    skipped = report.get("skipped") or {}
-    if skipped or report.get("duplicates"):
-        lines += ["| not traced | programs |", "|---|---|"]
-        lines += [f"| skipped: {reason} | {n} |" for reason, n in sorted(skipped.items())]
-        if report.get("duplicates"):
-            lines.append(f"| exact duplicates | {report['duplicates']} |")
-        lines.append("")
-    return "\n".join(lines)

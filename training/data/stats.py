@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 
 from tracer import Trace, render_cwm
 
-from .build import DATA, SETTINGS_FILE, SPLITS, DatasetError, part_files, read_report, why_empty
-from .table import row_trace
+from .build import DATA, SETTINGS_FILE, DatasetError, part_files, read_report
+from .card import why_empty
+from .table import SPLITS, row_trace
 
 
 def data_files(directory: str | os.PathLike[str]) -> list[Path]:

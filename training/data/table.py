@@ -32,6 +32,7 @@ EVENT = pa.struct(
         ("stdout", pa.string()),
     ]
 )
+SPLITS = ("train", "validation", "test")  # the split column's values, in this order
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),

@@ -42,7 +42,7 @@ from sandbox import Job, Limits, Sandbox
 from sandbox.progress import Progress
 from tracer import Trace
 
-from .card import by_status, dataset_card, reasons, why_empty
+from .card import dataset_card, in_status_order, reasons, why_empty
 from .renames import renamed_variants
 from .sources import ProgramSource, Skip, SourceProgram
 from .sources.base import program_problem
@@ -176,7 +176,7 @@ class BuildReport:
             return f"interrupted: {self.traced} traces saved; run the same command again to continue"
         if self.traces == 0:
             return f"no traces: {why_empty(self.to_json())}"
-        outcomes = ", ".join(f"{status} {n}" for status, n in by_status(self.outcomes))
+        outcomes = ", ".join(f"{status} {n}" for status, n in in_status_order(self.outcomes))
         parts = [f"traced {self.traced} programs in {self.seconds:.1f}s" + (f" ({outcomes})" if outcomes else "")]
         if self.renamed:
             parts.append(f"{self.renamed} of them renamed variants of training programs")

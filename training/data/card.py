@@ -19,7 +19,7 @@ def _renames_line(renames: int, made: int) -> list[str]:
     ]
 
 
-def by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
+def in_status_order(counts: dict[str, int]) -> list[tuple[str, int]]:
     """Counts per outcome status in the contract's order (any unknown status last)."""
     order = {status: n for n, status in enumerate(STATUSES)}
     return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
@@ -90,7 +90,7 @@ def dataset_card(
         "",
         "| outcome | traces |",
         "|---|---|",
-        *[f"| {status} | {n} |" for status, n in by_status(by_status)],
+        *[f"| {status} | {n} |" for status, n in in_status_order(by_status)],
         "",
     ]
     if not total and report:

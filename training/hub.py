@@ -65,7 +65,10 @@ def unreachable_note(name: str) -> str:
 
 
 # what a folder must hold to be loaded as each: a transformers save_pretrained folder
-_FOLDER_MARKS = {"model": ("config.json",), "tokenizer": ("tokenizer.json", "tokenizer_config.json", "vocab.json")}
+_FOLDER_MARKS = {
+    "model": ("config.json", "adapter_config.json"),  # a model, or a LoRA run's adapter (its base named in it)
+    "tokenizer": ("tokenizer.json", "tokenizer_config.json", "vocab.json"),
+}
 
 
 def folder_problem(name: str, what: str) -> str | None:

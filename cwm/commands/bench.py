@@ -196,14 +196,9 @@ def _check_predictor(spec: str) -> None:
     except PredictorError as exc:
         raise UsageError(str(exc)) from None
     if name == "hf":
-        from benchmarks.predictors.hf import is_local
-
-        if is_local(model) and not Path(model).expanduser().is_dir():
-            raise UsageError(f"--predictor {spec}: no model folder {model}")
         from training.hub import folder_problem
 
-        adapter_run = (Path(model).expanduser() / "adapter_config.json").is_file()
-        problem = None if adapter_run else folder_problem(model, "model")
+        problem = folder_problem(model, "model")
         if problem:
             raise UsageError(f"--predictor {spec}: {problem}")
         if adapter and not Path(adapter).expanduser().is_dir():

@@ -172,7 +172,7 @@ def _predictor(args: argparse.Namespace) -> Any:
         )
     if args.base_url:
         raise UsageError("--base-url is for the openai predictor (add --backend openai)")
-    from benchmarks.predictors.hf import HFPredictor, is_local, pick_device
+    from benchmarks.predictors.hf import HFPredictor, pick_device
     from training.hub import folder_problem
 
     try:
@@ -180,13 +180,11 @@ def _predictor(args: argparse.Namespace) -> Any:
     except PredictorError as exc:
         raise UsageError(str(exc)) from None
 
-    for flag, path in (("--model", args.model), ("--adapter", args.adapter)):
-        if path and (is_local(path) or flag == "--adapter") and not Path(path).expanduser().is_dir():
-            raise UsageError(f"{flag} {path}: no such folder")
-    adapter_run = args.model and (Path(args.model).expanduser() / "adapter_config.json").is_file()
-    problem = None if adapter_run else folder_problem(args.model, "model")
+    problem = folder_problem(args.model, "model")
     if problem:
         raise UsageError(f"--model {args.model}: {problem}")
+    if args.adapter and not Path(args.adapter).expanduser().is_dir():
+        raise UsageError(f"--adapter {args.adapter}: no such folder")
 
     return HFPredictor(
         str(Path(args.model).expanduser()) if Path(args.model).expanduser().exists() else args.model,

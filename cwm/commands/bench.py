@@ -200,7 +200,7 @@ def _check_predictor(spec: str) -> None:
 
         problem = folder_problem(model, "model")
         if problem:
-            raise UsageError(f"--predictor {spec}: {problem}")
+            raise UsageError(f"--predictor {spec}: no model in {model}: {problem}")
         if adapter and not Path(adapter).expanduser().is_dir():
             raise UsageError(f"--predictor {spec}: no adapter folder {adapter}")
 

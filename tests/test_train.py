@@ -308,6 +308,7 @@ def test_unknown_and_mistyped_keys(tmp_path: Path, dataset: Path) -> None:
         ("output.dir=", "output.dir"),
         ("model.tiny.heads=3", "not a multiple of heads"),
         ("model.tiny.kv_heads=3", "not a multiple of kv_heads"),
+        ("model.tiny.copy_heads=true", "copy_heads needs at least 2 layers"),
     ],
 )
 def test_values_that_cannot_train_are_refused_when_the_recipe_is_read(

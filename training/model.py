@@ -19,6 +19,7 @@ from typing import Any
 
 from tracer import SPECIAL_TOKENS
 
+from .copy_heads import plant_copy_heads
 from .hub import hub_kwargs, unreachable_note
 from .recipe import LoraSection, ModelSection, RecipeError, TinyModel
 
@@ -162,7 +163,10 @@ def build_tiny(tiny: TinyModel, tokenizer: Any, max_length: int, dtype: Any, att
         attn_implementation=attention,
         dtype=dtype,
     )
-    return Qwen2ForCausalLM(config).to(dtype)
+    model = Qwen2ForCausalLM(config)
+    if tiny.copy_heads:
+        plant_copy_heads(model, max_length)
+    return model.to(dtype)
 
 
 def load_model(section: ModelSection, *, quantized: bool) -> Any:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .copy_heads import copy_heads_problem
+
 # what a resumed run may change: where it writes, how long it runs, how it logs and evaluates,
 # and where the dataset lies (its fingerprint decides whether it is the same data)
 RESUMABLE = ("output", "time_budget_minutes", "logging", "eval", "data.path")
@@ -39,6 +41,7 @@ class TinyModel(_Section):
     kv_heads: int = Field(2, gt=0)
     intermediate_size: int = Field(704, gt=0)
     rope_theta: float = Field(10000.0, gt=0)
+    copy_heads: bool = False  # start with a previous-token and an induction head (training/copy_heads.py)
 
     @model_validator(mode="after")
     def _a_shape_qwen2_builds(self) -> TinyModel:
@@ -156,6 +159,17 @@ class Recipe(_Section):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     output: OutputSection = Field(default_factory=OutputSection)
     time_budget_minutes: float | None = Field(None, gt=0)  # stop (and save) when it is spent
+
+    @model_validator(mode="after")
+    def _copy_heads_fit(self) -> Recipe:
+        tiny = self.model.tiny
+        if tiny is not None and tiny.copy_heads:
+            problem = copy_heads_problem(
+                tiny.hidden_size, tiny.heads, tiny.layers, tiny.rope_theta, self.sequence.max_length
+            )
+            if problem is not None:
+                raise ValueError(f"model.tiny.{problem}")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
